@@ -1,0 +1,263 @@
+//! Column kinds and the `table!` macro that declares an output table once:
+//! its Arrow schema, its row type and its builders come from one list.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use arrow_array::builder::{
+    BooleanBuilder, Date32Builder, Int64Builder, ListBuilder, StringBuilder, StructBuilder,
+    TimestampMillisecondBuilder,
+};
+use arrow_array::ArrayRef;
+use arrow_schema::{DataType, Field, Fields, TimeUnit};
+
+/// One column kind: how a row value is appended and what Arrow type it has.
+pub(crate) trait Column {
+    type Value<'a>: Default;
+    type Builder;
+    fn data_type() -> DataType;
+    fn builder(capacity: usize) -> Self::Builder;
+    fn append(builder: &mut Self::Builder, value: &Self::Value<'_>);
+    fn finish(builder: &mut Self::Builder) -> ArrayRef;
+    /// Bytes of variable-length data a value adds (to cap batch sizes).
+    fn weight(_value: &Self::Value<'_>) -> usize {
+        0
+    }
+}
+
+/// UTF-8 text.
+pub(crate) struct Text;
+/// Boolean.
+pub(crate) struct Bool;
+/// Milliseconds since the epoch, UTC.
+pub(crate) struct TimestampMs;
+/// Days since the epoch.
+pub(crate) struct Date;
+/// 64-bit integer.
+pub(crate) struct Int;
+/// `resources`: list of struct<arn, arn_prefix, account_id, type>.
+pub(crate) struct Resources;
+
+impl Column for Text {
+    type Value<'a> = Option<Cow<'a, str>>;
+    type Builder = StringBuilder;
+    fn data_type() -> DataType {
+        DataType::Utf8
+    }
+    fn builder(capacity: usize) -> StringBuilder {
+        StringBuilder::with_capacity(capacity, capacity * 16)
+    }
+    fn append(builder: &mut StringBuilder, value: &Self::Value<'_>) {
+        builder.append_option(value.as_deref());
+    }
+    fn finish(builder: &mut StringBuilder) -> ArrayRef {
+        Arc::new(builder.finish())
+    }
+    fn weight(value: &Self::Value<'_>) -> usize {
+        value.as_ref().map_or(0, |v| v.len())
+    }
+}
+
+impl Column for Bool {
+    type Value<'a> = Option<bool>;
+    type Builder = BooleanBuilder;
+    fn data_type() -> DataType {
+        DataType::Boolean
+    }
+    fn builder(capacity: usize) -> BooleanBuilder {
+        BooleanBuilder::with_capacity(capacity)
+    }
+    fn append(builder: &mut BooleanBuilder, value: &Option<bool>) {
+        builder.append_option(*value);
+    }
+    fn finish(builder: &mut BooleanBuilder) -> ArrayRef {
+        Arc::new(builder.finish())
+    }
+}
+
+impl Column for TimestampMs {
+    type Value<'a> = Option<i64>;
+    type Builder = TimestampMillisecondBuilder;
+    fn data_type() -> DataType {
+        DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()))
+    }
+    fn builder(capacity: usize) -> TimestampMillisecondBuilder {
+        TimestampMillisecondBuilder::with_capacity(capacity).with_timezone("UTC")
+    }
+    fn append(builder: &mut TimestampMillisecondBuilder, value: &Option<i64>) {
+        builder.append_option(*value);
+    }
+    fn finish(builder: &mut TimestampMillisecondBuilder) -> ArrayRef {
+        Arc::new(builder.finish())
+    }
+}
+
+impl Column for Date {
+    type Value<'a> = Option<i32>;
+    type Builder = Date32Builder;
+    fn data_type() -> DataType {
+        DataType::Date32
+    }
+    fn builder(capacity: usize) -> Date32Builder {
+        Date32Builder::with_capacity(capacity)
+    }
+    fn append(builder: &mut Date32Builder, value: &Option<i32>) {
+        builder.append_option(*value);
+    }
+    fn finish(builder: &mut Date32Builder) -> ArrayRef {
+        Arc::new(builder.finish())
+    }
+}
+
+impl Column for Int {
+    type Value<'a> = Option<i64>;
+    type Builder = Int64Builder;
+    fn data_type() -> DataType {
+        DataType::Int64
+    }
+    fn builder(capacity: usize) -> Int64Builder {
+        Int64Builder::with_capacity(capacity)
+    }
+    fn append(builder: &mut Int64Builder, value: &Option<i64>) {
+        builder.append_option(*value);
+    }
+    fn finish(builder: &mut Int64Builder) -> ArrayRef {
+        Arc::new(builder.finish())
+    }
+}
+
+/// One entry of a record's `resources` array.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub(crate) struct Resource<'a> {
+    pub arn: Option<Cow<'a, str>>,
+    pub arn_prefix: Option<Cow<'a, str>>,
+    pub account_id: Option<Cow<'a, str>>,
+    pub kind: Option<Cow<'a, str>>,
+}
+
+fn resource_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("arn", DataType::Utf8, true),
+        Field::new("arn_prefix", DataType::Utf8, true),
+        Field::new("account_id", DataType::Utf8, true),
+        Field::new("type", DataType::Utf8, true),
+    ])
+}
+
+impl Column for Resources {
+    type Value<'a> = Option<Vec<Resource<'a>>>;
+    type Builder = ListBuilder<StructBuilder>;
+    fn data_type() -> DataType {
+        DataType::List(Arc::new(Field::new(
+            "item",
+            DataType::Struct(resource_fields()),
+            true,
+        )))
+    }
+    fn builder(capacity: usize) -> Self::Builder {
+        ListBuilder::with_capacity(
+            StructBuilder::from_fields(resource_fields(), capacity),
+            capacity,
+        )
+    }
+    fn append(builder: &mut Self::Builder, value: &Self::Value<'_>) {
+        let Some(items) = value else {
+            builder.append_null();
+            return;
+        };
+        let structs = builder.values();
+        for item in items {
+            for (i, v) in [&item.arn, &item.arn_prefix, &item.account_id, &item.kind]
+                .into_iter()
+                .enumerate()
+            {
+                if let Some(b) = structs.field_builder::<StringBuilder>(i) {
+                    b.append_option(v.as_deref());
+                }
+            }
+            structs.append(true);
+        }
+        builder.append(true);
+    }
+    fn finish(builder: &mut Self::Builder) -> ArrayRef {
+        Arc::new(builder.finish())
+    }
+    fn weight(value: &Self::Value<'_>) -> usize {
+        value.as_ref().map_or(0, |items| {
+            items
+                .iter()
+                .map(|r| r.arn.as_ref().map_or(0, |s| s.len()) + 16)
+                .sum()
+        })
+    }
+}
+
+/// Declare an output table: a `Row` struct with one public field per column,
+/// a builder that appends rows and finishes a `RecordBatch`, and the schema.
+macro_rules! table {
+    (
+        $(#[$row_meta:meta])* row $row:ident;
+        $(#[$builder_meta:meta])* builder $builder:ident;
+        columns { $( $(#[$col_meta:meta])* $col:ident : $kind:ty ),* $(,)? }
+    ) => {
+        $(#[$row_meta])*
+        #[derive(Default, Debug)]
+        pub(crate) struct $row<'a> {
+            $( $(#[$col_meta])* pub $col: <$kind as $crate::columns::Column>::Value<'a>, )*
+            #[allow(dead_code)]
+            _marker: std::marker::PhantomData<&'a ()>,
+        }
+
+        $(#[$builder_meta])*
+        pub(crate) struct $builder {
+            $( $col: <$kind as $crate::columns::Column>::Builder, )*
+            rows: usize,
+            bytes: usize,
+        }
+
+        impl $builder {
+            pub(crate) fn new(capacity: usize) -> Self {
+                Self {
+                    $( $col: <$kind as $crate::columns::Column>::builder(capacity), )*
+                    rows: 0,
+                    bytes: 0,
+                }
+            }
+
+            /// The Arrow fields, in column order.
+            pub(crate) fn fields() -> Vec<arrow_schema::Field> {
+                vec![ $( arrow_schema::Field::new(
+                    stringify!($col),
+                    <$kind as $crate::columns::Column>::data_type(),
+                    true,
+                ), )* ]
+            }
+
+            pub(crate) fn append(&mut self, row: &$row<'_>) {
+                $(
+                    self.bytes += <$kind as $crate::columns::Column>::weight(&row.$col);
+                    <$kind as $crate::columns::Column>::append(&mut self.$col, &row.$col);
+                )*
+                self.rows += 1;
+            }
+
+            pub(crate) fn len(&self) -> usize {
+                self.rows
+            }
+
+            #[allow(dead_code)]
+            pub(crate) fn bytes(&self) -> usize {
+                self.bytes
+            }
+
+            /// The rows appended so far as columns, leaving the builder empty.
+            pub(crate) fn finish_columns(&mut self) -> Vec<arrow_array::ArrayRef> {
+                self.rows = 0;
+                self.bytes = 0;
+                vec![ $( <$kind as $crate::columns::Column>::finish(&mut self.$col), )* ]
+            }
+        }
+    };
+}
+
+pub(crate) use table;

@@ -1,0 +1,404 @@
+//! The decoder: object bytes in, Arrow batches of the three tables out.
+
+use std::io::{BufRead, BufReader, Read};
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+use arrow_schema::{Schema, SchemaRef};
+
+use crate::athena::AthenaQueriesBuilder;
+use crate::envelope::{EnvelopeError, Next, Splitter};
+use crate::events::{self, EventsBuilder, Origin};
+use crate::table_access::TableAccessBuilder;
+use crate::time::days_since_epoch;
+use crate::{athena, table_access, Error, ObjectKey, RecordError};
+
+/// The output tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Table {
+    /// One row per CloudTrail record.
+    Events,
+    /// One row per Glue table or database touched (and per Lake Formation `GetDataAccess`).
+    TableAccess,
+    /// One row per Athena `StartQueryExecution`.
+    AthenaQueries,
+}
+
+impl Table {
+    /// Every table, in a fixed order.
+    pub const ALL: [Table; 3] = [Table::Events, Table::TableAccess, Table::AthenaQueries];
+
+    /// The table's name, as used in paths and SQL.
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Events => "events",
+            Table::TableAccess => "table_access",
+            Table::AthenaQueries => "athena_queries",
+        }
+    }
+
+    /// The Arrow schema of the batches the decoder produces for this table.
+    /// The last column, `event_date` (Date32), is the partition value: writers
+    /// put it in the path (`event_date=YYYY-MM-DD`) rather than in the file.
+    pub fn schema(self) -> SchemaRef {
+        let fields = match self {
+            Table::Events => EventsBuilder::fields(),
+            Table::TableAccess => TableAccessBuilder::fields(),
+            Table::AthenaQueries => athena::AthenaQueriesBuilder::fields(),
+        };
+        Arc::new(Schema::new(fields))
+    }
+}
+
+/// The name of the partition column every table ends with.
+pub const PARTITION_COLUMN: &str = "event_date";
+
+/// What to do with a record that cannot be used (not an object, invalid JSON,
+/// over the size limit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BadRecordPolicy {
+    /// Skip it, count it in [`ObjectSummary::bad_records`], decode the rest.
+    #[default]
+    Skip,
+    /// Fail the whole object with [`Error::BadRecord`].
+    Fail,
+}
+
+/// Rows produced for each table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TableCounts {
+    /// `events` rows.
+    pub events: u64,
+    /// `table_access` rows.
+    pub table_access: u64,
+    /// `athena_queries` rows.
+    pub athena_queries: u64,
+}
+
+/// What decoding one object gave.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ObjectSummary {
+    /// Elements of the `Records` array, good and bad.
+    pub records: u64,
+    /// Rows produced per table.
+    pub rows: TableCounts,
+    /// Records skipped under [`BadRecordPolicy::Skip`].
+    pub bad_records: Vec<RecordError>,
+    /// Bytes of JSON after decompression.
+    pub json_bytes: u64,
+    /// Whether the object was gzip-compressed.
+    pub gzip: bool,
+}
+
+/// All the batches of one object, per table (see [`Decoder::decode_all`]).
+#[derive(Debug, Default)]
+pub struct Batches {
+    /// `events` batches.
+    pub events: Vec<RecordBatch>,
+    /// `table_access` batches.
+    pub table_access: Vec<RecordBatch>,
+    /// `athena_queries` batches.
+    pub athena_queries: Vec<RecordBatch>,
+}
+
+impl Batches {
+    /// The batches of `table`.
+    pub fn get(&self, table: Table) -> &[RecordBatch] {
+        match table {
+            Table::Events => &self.events,
+            Table::TableAccess => &self.table_access,
+            Table::AthenaQueries => &self.athena_queries,
+        }
+    }
+
+    fn push(&mut self, table: Table, batch: RecordBatch) {
+        match table {
+            Table::Events => self.events.push(batch),
+            Table::TableAccess => self.table_access.push(batch),
+            Table::AthenaQueries => self.athena_queries.push(batch),
+        }
+    }
+}
+
+/// Configures a [`Decoder`].
+#[derive(Debug, Clone)]
+pub struct DecoderBuilder {
+    batch_rows: usize,
+    batch_bytes: usize,
+    max_record_bytes: usize,
+    policy: BadRecordPolicy,
+}
+
+impl Default for DecoderBuilder {
+    fn default() -> Self {
+        DecoderBuilder {
+            batch_rows: 8192,
+            batch_bytes: 32 << 20,
+            max_record_bytes: 256 << 20,
+            policy: BadRecordPolicy::Skip,
+        }
+    }
+}
+
+impl DecoderBuilder {
+    /// Defaults: 8,192 rows or 32 MiB of text per batch, records up to 256 MiB, skip bad records.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Rows per batch at most.
+    pub fn with_batch_size(mut self, rows: usize) -> Self {
+        self.batch_rows = rows.max(1);
+        self
+    }
+
+    /// Bytes of variable-length data per `events` batch at most (approximately).
+    pub fn with_batch_bytes(mut self, bytes: usize) -> Self {
+        self.batch_bytes = bytes.max(1);
+        self
+    }
+
+    /// Records larger than this are skipped as bad records, without being held in memory.
+    pub fn with_max_record_bytes(mut self, bytes: usize) -> Self {
+        self.max_record_bytes = bytes.max(2);
+        self
+    }
+
+    /// What to do with records that cannot be used.
+    pub fn with_bad_record_policy(mut self, policy: BadRecordPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Build the decoder.
+    pub fn build(self) -> Decoder {
+        let cap = self.batch_rows.min(1024);
+        Decoder {
+            events: EventsBuilder::new(cap),
+            access: TableAccessBuilder::new(cap / 8),
+            athena: AthenaQueriesBuilder::new(cap / 8),
+            schemas: Table::ALL.map(Table::schema),
+            buf: Vec::new(),
+            opts: self,
+        }
+    }
+}
+
+/// Decodes CloudTrail objects into Arrow batches of the three tables.
+///
+/// Memory is bounded by the batch size and the largest record, whatever the
+/// object's size: the document is split one record at a time from the
+/// decompressing reader. Batches never mix objects, so a caller that gets an
+/// `Err` from [`decode_object`](Decoder::decode_object) drops the batches the
+/// sink received during that call, and the object contributes no rows.
+///
+/// ```
+/// use trail_parse::{DecoderBuilder, Table};
+/// let json = br#"{"Records":[{"eventTime":"2024-05-06T07:08:09Z","eventSource":"athena.amazonaws.com",
+///   "eventName":"StartQueryExecution","userIdentity":{"type":"IAMUser","userName":"ana"},
+///   "requestParameters":{"queryString":"***OMITTED***"},
+///   "responseElements":{"queryExecutionId":"q-1"}}]}"#;
+/// let mut decoder = DecoderBuilder::new().build();
+/// let (batches, summary) = decoder.decode_all("example.json", &json[..]).unwrap();
+/// assert_eq!(summary.records, 1);
+/// assert_eq!(batches.get(Table::Events)[0].num_rows(), 1);
+/// assert_eq!(batches.get(Table::AthenaQueries)[0].num_rows(), 1);
+/// ```
+pub struct Decoder {
+    opts: DecoderBuilder,
+    events: EventsBuilder,
+    access: TableAccessBuilder,
+    athena: AthenaQueriesBuilder,
+    schemas: [SchemaRef; 3],
+    buf: Vec<u8>,
+}
+
+impl Decoder {
+    /// Decode one object (gzip, multi-member gzip, or plain JSON, decided from
+    /// its first bytes), handing each finished batch to `sink`.
+    ///
+    /// `key` names the object in errors and in the `source_key` column; when
+    /// it follows CloudTrail's layout, its delivery date partitions records
+    /// that lack `eventTime`.
+    pub fn decode_object<R: Read>(
+        &mut self,
+        key: &str,
+        input: R,
+        mut sink: impl FnMut(Table, RecordBatch),
+    ) -> Result<ObjectSummary, Error> {
+        let result = self.decode_inner(key, input, &mut sink);
+        if result.is_err() {
+            self.discard();
+        }
+        result
+    }
+
+    /// Decode one object and collect its batches.
+    pub fn decode_all<R: Read>(
+        &mut self,
+        key: &str,
+        input: R,
+    ) -> Result<(Batches, ObjectSummary), Error> {
+        let mut batches = Batches::default();
+        let summary = self.decode_object(key, input, |t, b| batches.push(t, b))?;
+        Ok((batches, summary))
+    }
+
+    fn decode_inner<R: Read>(
+        &mut self,
+        key: &str,
+        input: R,
+        sink: &mut dyn FnMut(Table, RecordBatch),
+    ) -> Result<ObjectSummary, Error> {
+        let read_err = |source| Error::Read {
+            key: key.to_string(),
+            source,
+        };
+        let mut summary = ObjectSummary::default();
+        let mut raw = BufReader::with_capacity(64 << 10, input);
+        let head = raw.fill_buf().map_err(read_err)?;
+        if head.is_empty() {
+            return Err(Error::Empty {
+                key: key.to_string(),
+            });
+        }
+        summary.gzip = head.starts_with(&[0x1f, 0x8b]);
+        let reader: Box<dyn BufRead + '_> = if summary.gzip {
+            Box::new(BufReader::with_capacity(
+                256 << 10,
+                flate2::bufread::MultiGzDecoder::new(raw),
+            ))
+        } else {
+            Box::new(raw)
+        };
+        let mut splitter = Splitter::new(reader, self.opts.max_record_bytes);
+        let fallback_day = ObjectKey::parse(key)
+            .ok()
+            .and_then(|k| k.delivery_date)
+            .map(days_since_epoch);
+        let mut buf = std::mem::take(&mut self.buf);
+        let result = loop {
+            let next = match splitter.next_record(&mut buf) {
+                Ok(next) => next,
+                Err(e) => break Err(envelope_error(key, e, summary.records)),
+            };
+            let index = summary.records;
+            let bad = match next {
+                Next::End => break Ok(()),
+                Next::TooLarge(len) => Some(RecordError {
+                    index,
+                    field: None,
+                    reason: format!(
+                        "{len} bytes, over the {}-byte record limit",
+                        self.opts.max_record_bytes
+                    ),
+                }),
+                Next::Record => self
+                    .record(&buf, key, index, fallback_day, &mut summary)
+                    .err(),
+            };
+            summary.records += 1;
+            if let Some(bad) = bad {
+                match self.opts.policy {
+                    BadRecordPolicy::Skip => summary.bad_records.push(bad),
+                    BadRecordPolicy::Fail => {
+                        break Err(Error::BadRecord {
+                            key: key.to_string(),
+                            record: bad,
+                        })
+                    }
+                }
+            }
+            if self.events.len() >= self.opts.batch_rows
+                || self.events.bytes() >= self.opts.batch_bytes
+            {
+                if let Err(e) = self.flush(key, sink) {
+                    break Err(e);
+                }
+            }
+        };
+        summary.json_bytes = splitter.offset();
+        buf.clear();
+        if buf.capacity() > 4 << 20 {
+            buf = Vec::new();
+        }
+        self.buf = buf;
+        result?;
+        self.flush(key, sink)?;
+        Ok(summary)
+    }
+
+    fn record(
+        &mut self,
+        bytes: &[u8],
+        key: &str,
+        index: u64,
+        fallback_day: Option<i32>,
+        summary: &mut ObjectSummary,
+    ) -> Result<(), RecordError> {
+        let text = std::str::from_utf8(bytes).map_err(|e| RecordError {
+            index,
+            field: None,
+            reason: format!("not valid UTF-8 (at byte {})", e.valid_up_to()),
+        })?;
+        let origin = Origin {
+            key,
+            index,
+            fallback_day,
+        };
+        let row = events::flatten(text, &origin)?;
+        summary.rows.table_access += table_access::derive(&row, &mut self.access);
+        summary.rows.athena_queries += athena::derive(&row, &mut self.athena);
+        self.events.append(&row);
+        summary.rows.events += 1;
+        Ok(())
+    }
+
+    /// Hand the rows built so far to `sink`, one batch per non-empty table.
+    fn flush(&mut self, key: &str, sink: &mut dyn FnMut(Table, RecordBatch)) -> Result<(), Error> {
+        for table in Table::ALL {
+            let (len, columns) = match table {
+                Table::Events if self.events.len() > 0 => {
+                    (self.events.len(), self.events.finish_columns())
+                }
+                Table::TableAccess if self.access.len() > 0 => {
+                    (self.access.len(), self.access.finish_columns())
+                }
+                Table::AthenaQueries if self.athena.len() > 0 => {
+                    (self.athena.len(), self.athena.finish_columns())
+                }
+                _ => continue,
+            };
+            let schema = self.schemas[table as usize].clone();
+            let batch = RecordBatch::try_new(schema, columns).map_err(|source| Error::Arrow {
+                key: key.to_string(),
+                table: table.name(),
+                source,
+            })?;
+            debug_assert_eq!(batch.num_rows(), len);
+            sink(table, batch);
+        }
+        Ok(())
+    }
+
+    /// Drop rows of a failed object.
+    fn discard(&mut self) {
+        self.events.finish_columns();
+        self.access.finish_columns();
+        self.athena.finish_columns();
+    }
+}
+
+fn envelope_error(key: &str, e: EnvelopeError, records: u64) -> Error {
+    let key = key.to_string();
+    match e {
+        EnvelopeError::Io(source) => Error::Read { key, source },
+        EnvelopeError::Empty => Error::Empty { key },
+        EnvelopeError::Shape { offset, reason } => Error::Envelope {
+            key,
+            offset,
+            reason,
+        },
+        EnvelopeError::Truncated => Error::Truncated { key, records },
+    }
+}

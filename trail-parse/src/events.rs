@@ -1,0 +1,441 @@
+//! The `events` table: one row per CloudTrail record, every documented field
+//! as a column, free-form objects as their exact JSON text, and anything that
+//! does not fit a column kept in `additional_fields`.
+
+use std::borrow::Cow;
+
+use serde_json::value::RawValue;
+
+use crate::actor::{actor, Identity};
+use crate::columns::{table, Bool, Date, Int, Resource, Resources, Text, TimestampMs};
+use crate::json::{as_bool, as_json, as_text, for_each_member, push_member, scalar, Scalar};
+use crate::time::{day_of, parse_millis};
+use crate::RecordError;
+
+table! {
+    /// One `events` row, borrowing from the record's text.
+    row EventRow;
+    /// Column builders of the `events` table.
+    builder EventsBuilder;
+    columns {
+        event_time: TimestampMs,
+        event_version: Text,
+        event_source: Text,
+        event_name: Text,
+        aws_region: Text,
+        source_ip_address: Text,
+        user_agent: Text,
+        error_code: Text,
+        error_message: Text,
+        user_identity_type: Text,
+        user_identity_principal_id: Text,
+        user_identity_arn: Text,
+        user_identity_account_id: Text,
+        user_identity_access_key_id: Text,
+        user_identity_user_name: Text,
+        user_identity_invoked_by: Text,
+        user_identity_identity_provider: Text,
+        user_identity_credential_id: Text,
+        user_identity_session_creation_date: TimestampMs,
+        user_identity_mfa_authenticated: Bool,
+        user_identity_source_identity: Text,
+        user_identity_ec2_role_delivery: Text,
+        user_identity_assumed_root: Text,
+        session_issuer_type: Text,
+        session_issuer_principal_id: Text,
+        session_issuer_arn: Text,
+        session_issuer_account_id: Text,
+        session_issuer_user_name: Text,
+        web_id_federation_provider: Text,
+        web_id_federation_attributes: Text,
+        on_behalf_of_user_id: Text,
+        on_behalf_of_identity_store_arn: Text,
+        in_scope_of: Text,
+        request_parameters: Text,
+        response_elements: Text,
+        additional_event_data: Text,
+        request_id: Text,
+        event_id: Text,
+        event_type: Text,
+        api_version: Text,
+        management_event: Bool,
+        read_only: Bool,
+        resources: Resources,
+        recipient_account_id: Text,
+        service_event_details: Text,
+        shared_event_id: Text,
+        vpc_endpoint_id: Text,
+        vpc_endpoint_account_id: Text,
+        event_category: Text,
+        addendum: Text,
+        session_credential_from_console: Bool,
+        edge_device_details: Text,
+        tls_version: Text,
+        tls_cipher_suite: Text,
+        tls_client_provided_host_header: Text,
+        insight_details: Text,
+        event_context: Text,
+        additional_fields: Text,
+        actor: Text,
+        role_name: Text,
+        source_key: Text,
+        record_index: Int,
+        event_date: Date,
+    }
+}
+
+/// Where a record comes from.
+pub(crate) struct Origin<'k> {
+    pub key: &'k str,
+    pub index: u64,
+    /// Days since the epoch of the key's delivery date, for records without `eventTime`.
+    pub fallback_day: Option<i32>,
+}
+
+/// Turn one record's text into an `events` row.
+pub(crate) fn flatten<'a>(text: &'a str, origin: &Origin<'a>) -> Result<EventRow<'a>, RecordError> {
+    let mut row = EventRow::default();
+    let mut extra: Vec<(Cow<'a, str>, &'a RawValue)> = Vec::new();
+    let walked = for_each_member(text, |key, value| {
+        let fits = match key.as_ref() {
+            "eventTime" => match scalar(value) {
+                Scalar::Str(s) => match parse_millis(&s) {
+                    Some(ms) => {
+                        row.event_time = Some(ms);
+                        true
+                    }
+                    None => false,
+                },
+                Scalar::Null => true,
+                _ => false,
+            },
+            "eventVersion" => text_into(&mut row.event_version, value),
+            "eventSource" => text_into(&mut row.event_source, value),
+            "eventName" => text_into(&mut row.event_name, value),
+            "awsRegion" => text_into(&mut row.aws_region, value),
+            "sourceIPAddress" => text_into(&mut row.source_ip_address, value),
+            "userAgent" => text_into(&mut row.user_agent, value),
+            "errorCode" => text_into(&mut row.error_code, value),
+            "errorMessage" => text_into(&mut row.error_message, value),
+            "requestID" => text_into(&mut row.request_id, value),
+            "eventID" => text_into(&mut row.event_id, value),
+            "eventType" => text_into(&mut row.event_type, value),
+            "apiVersion" => text_into(&mut row.api_version, value),
+            "recipientAccountId" => text_into(&mut row.recipient_account_id, value),
+            "sharedEventID" => text_into(&mut row.shared_event_id, value),
+            "vpcEndpointId" => text_into(&mut row.vpc_endpoint_id, value),
+            "vpcEndpointAccountId" => text_into(&mut row.vpc_endpoint_account_id, value),
+            "eventCategory" => text_into(&mut row.event_category, value),
+            "managementEvent" => bool_into(&mut row.management_event, value),
+            "readOnly" => bool_into(&mut row.read_only, value),
+            "sessionCredentialFromConsole" => {
+                bool_into(&mut row.session_credential_from_console, value)
+            }
+            "requestParameters" => json_into(&mut row.request_parameters, value),
+            "responseElements" => json_into(&mut row.response_elements, value),
+            "additionalEventData" => json_into(&mut row.additional_event_data, value),
+            "serviceEventDetails" => json_into(&mut row.service_event_details, value),
+            "addendum" => json_into(&mut row.addendum, value),
+            "edgeDeviceDetails" => json_into(&mut row.edge_device_details, value),
+            "insightDetails" => json_into(&mut row.insight_details, value),
+            "eventContext" => json_into(&mut row.event_context, value),
+            "userIdentity" => user_identity(&mut row, value),
+            "tlsDetails" => tls_details(&mut row, value),
+            "resources" => resources(&mut row, value),
+            _ => false,
+        };
+        if !fits {
+            extra.push((key, value));
+        }
+    });
+    if let Err(e) = walked {
+        let what = match text.as_bytes().first() {
+            Some(b'{') => format!("not valid JSON: {e}"),
+            _ => format!("not a JSON object ({})", json_kind(text)),
+        };
+        return Err(RecordError {
+            index: origin.index,
+            field: None,
+            reason: what,
+        });
+    }
+
+    if !extra.is_empty() {
+        let mut out = String::with_capacity(64);
+        out.push('{');
+        for (k, v) in &extra {
+            push_member(&mut out, k, v.get());
+        }
+        out.push('}');
+        row.additional_fields = Some(Cow::Owned(out));
+    }
+
+    let (who, role) = derive_actor(&row);
+    row.actor = who;
+    row.role_name = role;
+    row.source_key = Some(Cow::Borrowed(origin.key));
+    row.record_index = Some(origin.index as i64);
+    row.event_date = row.event_time.map(day_of).or(origin.fallback_day);
+    Ok(row)
+}
+
+/// The `actor` and `role_name` of a row, borrowing from the record when its
+/// identity strings are borrowed (the usual case: no escapes).
+fn derive_actor<'a>(row: &EventRow<'a>) -> (Option<Cow<'a, str>>, Option<Cow<'a, str>>) {
+    fn long<'a>(c: &Option<Cow<'a, str>>) -> Option<&'a str> {
+        match c {
+            Some(Cow::Borrowed(s)) => Some(s),
+            _ => None,
+        }
+    }
+    let fields = [
+        &row.user_identity_type,
+        &row.user_identity_arn,
+        &row.user_identity_user_name,
+        &row.user_identity_principal_id,
+        &row.user_identity_account_id,
+        &row.user_identity_invoked_by,
+        &row.on_behalf_of_user_id,
+        &row.session_issuer_type,
+        &row.session_issuer_user_name,
+    ];
+    if fields.iter().all(|f| !matches!(f, Some(Cow::Owned(_)))) {
+        let id = Identity {
+            kind: long(fields[0]),
+            arn: long(fields[1]),
+            user_name: long(fields[2]),
+            principal_id: long(fields[3]),
+            account_id: long(fields[4]),
+            invoked_by: long(fields[5]),
+            on_behalf_of_user_id: long(fields[6]),
+            session_issuer_type: long(fields[7]),
+            session_issuer_user_name: long(fields[8]),
+        };
+        return actor(&id);
+    }
+    let id = Identity {
+        kind: fields[0].as_deref(),
+        arn: fields[1].as_deref(),
+        user_name: fields[2].as_deref(),
+        principal_id: fields[3].as_deref(),
+        account_id: fields[4].as_deref(),
+        invoked_by: fields[5].as_deref(),
+        on_behalf_of_user_id: fields[6].as_deref(),
+        session_issuer_type: fields[7].as_deref(),
+        session_issuer_user_name: fields[8].as_deref(),
+    };
+    let (who, role) = actor(&id);
+    (
+        who.map(|c| Cow::Owned(c.into_owned())),
+        role.map(|c| Cow::Owned(c.into_owned())),
+    )
+}
+
+fn json_kind(text: &str) -> &'static str {
+    match text.as_bytes().first() {
+        Some(b'[') => "an array",
+        Some(b'"') => "a string",
+        Some(b'n') => "null",
+        Some(b't') | Some(b'f') => "a boolean",
+        _ => "a number",
+    }
+}
+
+/// Set a text column; `false` when the value is an object or array.
+fn text_into<'a>(slot: &mut Option<Cow<'a, str>>, value: &'a RawValue) -> bool {
+    match as_text(value) {
+        Ok(v) => {
+            *slot = v;
+            true
+        }
+        Err(()) => false,
+    }
+}
+
+fn bool_into(slot: &mut Option<bool>, value: &RawValue) -> bool {
+    match as_bool(value) {
+        Ok(v) => {
+            *slot = v;
+            true
+        }
+        Err(()) => false,
+    }
+}
+
+fn json_into<'a>(slot: &mut Option<Cow<'a, str>>, value: &'a RawValue) -> bool {
+    *slot = as_json(value).map(Cow::Borrowed);
+    true
+}
+
+/// Walk a nested object; `false` when `value` is neither an object nor null,
+/// or when `f` rejects a member.
+fn walk<'a>(value: &'a RawValue, mut f: impl FnMut(&str, &'a RawValue) -> bool) -> bool {
+    match scalar(value) {
+        Scalar::Null => true,
+        Scalar::Nested(text) if text.starts_with('{') => {
+            let mut ok = true;
+            let walked = for_each_member(text, |k, v| ok &= f(&k, v));
+            ok && walked.is_ok()
+        }
+        _ => false,
+    }
+}
+
+/// Flatten `userIdentity`. When any part does not fit its column, the caller
+/// also keeps the whole object in `additional_fields`.
+fn user_identity<'a>(row: &mut EventRow<'a>, value: &'a RawValue) -> bool {
+    walk(value, |k, v| match k {
+        "type" => text_into(&mut row.user_identity_type, v),
+        "principalId" => text_into(&mut row.user_identity_principal_id, v),
+        "arn" => text_into(&mut row.user_identity_arn, v),
+        "accountId" => text_into(&mut row.user_identity_account_id, v),
+        "accessKeyId" => text_into(&mut row.user_identity_access_key_id, v),
+        "userName" => text_into(&mut row.user_identity_user_name, v),
+        "invokedBy" => text_into(&mut row.user_identity_invoked_by, v),
+        "identityProvider" => text_into(&mut row.user_identity_identity_provider, v),
+        "credentialId" => text_into(&mut row.user_identity_credential_id, v),
+        "inScopeOf" => json_into(&mut row.in_scope_of, v),
+        "onBehalfOf" => walk(v, |k, v| match k {
+            "userId" => text_into(&mut row.on_behalf_of_user_id, v),
+            "identityStoreArn" => text_into(&mut row.on_behalf_of_identity_store_arn, v),
+            _ => false,
+        }),
+        "sessionContext" => walk(v, |k, v| match k {
+            "attributes" => walk(v, |k, v| match k {
+                "creationDate" => match scalar(v) {
+                    Scalar::Null => true,
+                    Scalar::Str(s) => {
+                        row.user_identity_session_creation_date = parse_millis(&s);
+                        row.user_identity_session_creation_date.is_some()
+                    }
+                    _ => false,
+                },
+                "mfaAuthenticated" => bool_into(&mut row.user_identity_mfa_authenticated, v),
+                _ => false,
+            }),
+            "sessionIssuer" => walk(v, |k, v| match k {
+                "type" => text_into(&mut row.session_issuer_type, v),
+                "principalId" => text_into(&mut row.session_issuer_principal_id, v),
+                "arn" => text_into(&mut row.session_issuer_arn, v),
+                "accountId" => text_into(&mut row.session_issuer_account_id, v),
+                "userName" => text_into(&mut row.session_issuer_user_name, v),
+                _ => false,
+            }),
+            "webIdFederationData" => walk(v, |k, v| match k {
+                "federatedProvider" => text_into(&mut row.web_id_federation_provider, v),
+                "attributes" => json_into(&mut row.web_id_federation_attributes, v),
+                _ => false,
+            }),
+            "sourceIdentity" => text_into(&mut row.user_identity_source_identity, v),
+            "ec2RoleDelivery" => text_into(&mut row.user_identity_ec2_role_delivery, v),
+            "assumedRoot" => text_into(&mut row.user_identity_assumed_root, v),
+            _ => false,
+        }),
+        _ => false,
+    })
+}
+
+fn tls_details<'a>(row: &mut EventRow<'a>, value: &'a RawValue) -> bool {
+    walk(value, |k, v| match k {
+        "tlsVersion" => text_into(&mut row.tls_version, v),
+        "cipherSuite" => text_into(&mut row.tls_cipher_suite, v),
+        "clientProvidedHostHeader" => text_into(&mut row.tls_client_provided_host_header, v),
+        _ => false,
+    })
+}
+
+fn resources<'a>(row: &mut EventRow<'a>, value: &'a RawValue) -> bool {
+    let text = value.get();
+    if text == "null" {
+        return true;
+    }
+    if !text.starts_with('[') {
+        return false;
+    }
+    let Ok(items) = serde_json::from_str::<Vec<&'a RawValue>>(text) else {
+        return false;
+    };
+    let mut ok = true;
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        let mut r = Resource::default();
+        ok &= walk(item, |k, v| match k {
+            "ARN" | "arn" => text_into(&mut r.arn, v),
+            "ARNPrefix" | "arnPrefix" => text_into(&mut r.arn_prefix, v),
+            "accountId" => text_into(&mut r.account_id, v),
+            "type" => text_into(&mut r.kind, v),
+            _ => false,
+        });
+        out.push(r);
+    }
+    row.resources = Some(out);
+    ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn origin() -> Origin<'static> {
+        Origin {
+            key: "k.json.gz",
+            index: 3,
+            fallback_day: Some(10),
+        }
+    }
+
+    #[test]
+    fn known_fields_land_in_columns() {
+        let text = r#"{"eventVersion":"1.11","userIdentity":{"type":"AssumedRole","principalId":"AROA:me","arn":"arn:aws:sts::111122223333:assumed-role/Admin/me@example.com","accountId":"111122223333","sessionContext":{"sessionIssuer":{"type":"Role","userName":"Admin"},"webIdFederationData":{},"attributes":{"creationDate":"2024-01-01T00:00:00Z","mfaAuthenticated":"true"}},"invokedBy":"athena.amazonaws.com"},"eventTime":"2024-01-01T00:00:01Z","eventSource":"glue.amazonaws.com","eventName":"GetTable","readOnly":true,"managementEvent":"false","requestParameters":{"databaseName":"db", "name":"t"},"responseElements":null,"resources":[{"ARN":"arn:1","accountId":"1","type":"T"},{"ARNPrefix":"arn:2/"}],"tlsDetails":{"tlsVersion":"TLSv1.3","cipherSuite":"X","clientProvidedHostHeader":"h"},"recipientAccountId":111122223333}"#;
+        let row = flatten(text, &origin()).unwrap();
+        assert_eq!(row.event_time, Some(1_704_067_201_000));
+        assert_eq!(row.event_date, Some(19_723));
+        assert_eq!(row.actor.as_deref(), Some("me@example.com"));
+        assert_eq!(row.role_name.as_deref(), Some("Admin"));
+        assert_eq!(row.user_identity_mfa_authenticated, Some(true));
+        assert_eq!(row.management_event, Some(false));
+        assert_eq!(
+            row.request_parameters.as_deref(),
+            Some(r#"{"databaseName":"db", "name":"t"}"#)
+        );
+        assert_eq!(row.response_elements, None);
+        assert_eq!(row.recipient_account_id.as_deref(), Some("111122223333"));
+        assert_eq!(row.tls_client_provided_host_header.as_deref(), Some("h"));
+        assert_eq!(row.resources.as_ref().map(|r| r.len()), Some(2));
+        assert_eq!(row.additional_fields, None, "everything fitted");
+    }
+
+    #[test]
+    fn unknown_and_misfit_fields_are_kept() {
+        let text = r#"{"eventTime":"not a time","readOnly":"maybe","newField":{"x":[1]},"userIdentity":{"type":"IAMUser","userName":"u","futureKey":1},"eventName":{"odd":true}}"#;
+        let row = flatten(text, &origin()).unwrap();
+        let extra: serde_json::Value =
+            serde_json::from_str(row.additional_fields.as_deref().unwrap()).unwrap();
+        assert_eq!(extra["eventTime"], "not a time");
+        assert_eq!(extra["readOnly"], "maybe");
+        assert_eq!(extra["newField"]["x"][0], 1);
+        assert_eq!(extra["userIdentity"]["futureKey"], 1);
+        assert_eq!(extra["eventName"]["odd"], true);
+        assert_eq!(
+            row.user_identity_user_name.as_deref(),
+            Some("u"),
+            "the parts that fit still land"
+        );
+        assert_eq!(row.event_time, None);
+        assert_eq!(row.event_date, Some(10), "falls back to the delivery date");
+    }
+
+    #[test]
+    fn records_that_are_not_objects() {
+        for (text, want) in [
+            ("42", "a number"),
+            ("[1]", "an array"),
+            ("null", "null"),
+            (r#"{"a":"#, "not valid JSON"),
+        ] {
+            let e = flatten(text, &origin()).unwrap_err();
+            assert_eq!(e.index, 3);
+            assert!(e.reason.contains(want), "{text}: {}", e.reason);
+        }
+    }
+}
