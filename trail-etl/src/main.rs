@@ -1,1 +1,5 @@
-fn main() {}
+//! `trail-etl`: turn a CloudTrail bucket or folder into Parquet tables for Athena.
+
+fn main() -> std::process::ExitCode {
+    trail_etl::cli::main()
+}

@@ -11,7 +11,7 @@ use chrono::NaiveDate;
 use crate::Error;
 
 /// What an object in a CloudTrail bucket holds, decided from its key alone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum KeyKind {
     /// A CloudTrail event log (`.../CloudTrail/...`).
     Log,

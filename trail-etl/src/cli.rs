@@ -1,0 +1,209 @@
+//! Command-line interface: `trail-etl run`, with documented exit codes.
+//!
+//! | exit code | meaning |
+//! |---|---|
+//! | 0 | all good |
+//! | 1 | the run failed (nothing more was published) |
+//! | 2 | usage error |
+//! | 3 | finished, but some objects or records were skipped as bad (listed in the summary) |
+
+use std::process::ExitCode;
+
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand};
+
+use crate::listing::Filter;
+use crate::location::Location;
+use crate::run::{run, OnError, RunArgs};
+use crate::writer::WriteOptions;
+
+/// Turn AWS CloudTrail logs into partitioned Parquet tables for Amazon Athena.
+#[derive(Debug, Parser)]
+#[command(name = "trail-etl", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Read new CloudTrail objects from SRC and add their rows to the tables in DEST.
+    ///
+    /// Writes DEST/events, DEST/table_access and DEST/athena_queries as
+    /// Hive-partitioned Parquet (event_date=YYYY-MM-DD, from each record's eventTime),
+    /// and a ledger under DEST/_trail/ so the next run reads only new objects.
+    ///
+    /// Example:
+    ///   trail-etl run --source examples/bucket --dest out
+    ///   trail-etl run --source ./logs --dest ./tables --start 2024-05-01 --end 2024-05-31 --json
+    ///
+    /// Exit codes: 0 all good, 1 run failed, 2 usage error, 3 finished but some
+    /// objects or records were skipped as bad (listed in the summary).
+    #[command(verbatim_doc_comment)]
+    Run(RunCli),
+}
+
+#[derive(Debug, Args)]
+struct RunCli {
+    /// Where the CloudTrail objects are: a local folder (holding AWSLogs/...).
+    #[arg(long, env = "TRAIL_SOURCE")]
+    source: String,
+    /// Where the tables go: a local folder.
+    #[arg(long, env = "TRAIL_DEST")]
+    dest: String,
+    /// First delivery date to read, YYYY-MM-DD (or an RFC 3339 date-time).
+    #[arg(long, env = "TRAIL_START", value_parser = parse_date)]
+    start: Option<NaiveDate>,
+    /// Last delivery date to read, inclusive, YYYY-MM-DD (or an RFC 3339 date-time).
+    #[arg(long, env = "TRAIL_END", value_parser = parse_date)]
+    end: Option<NaiveDate>,
+    /// Only these 12-digit account ids (comma-separated).
+    #[arg(long, env = "TRAIL_ACCOUNTS", value_delimiter = ',')]
+    accounts: Vec<String>,
+    /// Only these regions (comma-separated).
+    #[arg(long, env = "TRAIL_REGIONS", value_delimiter = ',')]
+    regions: Vec<String>,
+    /// Only this AWS Organizations id (o-...), for organization trails.
+    #[arg(long, env = "TRAIL_ORG_ID")]
+    org_id: Option<String>,
+    /// Read only shard I of N (I from 0): objects are split by a stable hash of their key.
+    #[arg(long, env = "TRAIL_SHARD", value_parser = parse_shard)]
+    shard: Option<(u32, u32)>,
+    /// What to do with an object or record that cannot be decoded.
+    #[arg(long, env = "TRAIL_ON_ERROR", value_enum, default_value_t = OnError::Skip)]
+    on_error: OnError,
+    /// List and report what would be read; write nothing.
+    #[arg(long, env = "TRAIL_DRY_RUN")]
+    dry_run: bool,
+    /// Forget the ledger and rebuild the tables from every object.
+    #[arg(long, env = "TRAIL_FULL_REFRESH")]
+    full_refresh: bool,
+    /// Print one JSON summary object on stdout.
+    #[arg(long, env = "TRAIL_JSON")]
+    json: bool,
+    /// zstd compression level of the Parquet files.
+    #[arg(long, env = "TRAIL_ZSTD_LEVEL", default_value_t = 3, value_parser = clap::value_parser!(i32).range(1..=22))]
+    zstd_level: i32,
+    /// More logging (-v, -vv); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Less logging: errors only.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+fn parse_date(s: &str) -> Result<NaiveDate, String> {
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(d);
+    }
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.naive_utc().date())
+        .map_err(|_| format!("{s:?} is not a date (YYYY-MM-DD) or an RFC 3339 date-time"))
+}
+
+fn parse_shard(s: &str) -> Result<(u32, u32), String> {
+    let err = || format!("{s:?} is not I/N with 0 <= I < N (e.g. 0/4)");
+    let (i, n) = s.split_once('/').ok_or_else(err)?;
+    let (i, n): (u32, u32) = (
+        i.trim().parse().map_err(|_| err())?,
+        n.trim().parse().map_err(|_| err())?,
+    );
+    if n == 0 || i >= n {
+        return Err(err());
+    }
+    Ok((i, n))
+}
+
+fn init_logging(verbose: u8, quiet: bool) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+/// Parse the command line, run, print the summary, and map the outcome to an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run(args) => run_command(args),
+    }
+}
+
+fn usage(msg: &str) -> ExitCode {
+    eprintln!("trail-etl: {msg}");
+    ExitCode::from(2)
+}
+
+fn run_command(args: RunCli) -> ExitCode {
+    init_logging(args.verbose, args.quiet);
+    let source = match Location::parse(&args.source) {
+        Ok(l) => l,
+        Err(e) => return usage(&format!("--source {e}")),
+    };
+    let dest = match Location::parse(&args.dest) {
+        Ok(l) => l,
+        Err(e) => return usage(&format!("--dest {e}")),
+    };
+    if let (Some(s), Some(e)) = (args.start, args.end) {
+        if s > e {
+            return usage("--start is after --end");
+        }
+    }
+    let run_args = RunArgs {
+        source,
+        dest,
+        filter: Filter {
+            start: args.start,
+            end: args.end,
+            accounts: args.accounts,
+            regions: args.regions,
+            org_id: args.org_id,
+            shard: args.shard,
+        },
+        on_error: args.on_error,
+        dry_run: args.dry_run,
+        full_refresh: args.full_refresh,
+        write: WriteOptions {
+            zstd_level: args.zstd_level,
+            ..WriteOptions::default()
+        },
+    };
+    let started = std::time::Instant::now();
+    let mut summary = match run(&run_args) {
+        Ok(mut s) => {
+            let bad = !s.bad_objects.is_empty() || s.bad_record_count > 0;
+            s.exit_code = if bad { 3 } else { 0 };
+            s
+        }
+        Err(e) => crate::summary::Summary {
+            source: run_args.source.to_string(),
+            dest: run_args.dest.to_string(),
+            error: Some(format!("{e:#}")),
+            exit_code: 1,
+            duration_ms: started.elapsed().as_millis() as u64,
+            ..Default::default()
+        },
+    };
+    if summary.duration_ms == 0 {
+        summary.duration_ms = started.elapsed().as_millis() as u64;
+    }
+    if args.json {
+        match serde_json::to_string(&summary) {
+            Ok(text) => println!("{text}"),
+            Err(e) => eprintln!("trail-etl: cannot print the summary: {e}"),
+        }
+    }
+    if !args.quiet || summary.exit_code != 0 {
+        eprint!("{}", summary.human());
+    }
+    ExitCode::from(summary.exit_code as u8)
+}

@@ -1,0 +1,16 @@
+//! The `trail-etl` batch job, as a library for its own tests.
+//!
+//! `trail-etl run --source SRC --dest DEST` lists CloudTrail objects under
+//! SRC, decodes them in parallel with [`trail_parse`], and writes the
+//! `events`, `table_access` and `athena_queries` tables as Hive-partitioned
+//! Parquet under DEST (`DEST/<table>/event_date=YYYY-MM-DD/*.parquet`). A
+//! ledger under `DEST/_trail/` makes runs incremental and idempotent.
+
+pub mod cli;
+pub mod hash;
+pub mod ledger;
+pub mod listing;
+pub mod location;
+pub mod run;
+pub mod summary;
+pub mod writer;

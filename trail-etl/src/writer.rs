@@ -1,0 +1,214 @@
+//! Write one partition of one table as Parquet: rows sorted by `event_time`,
+//! zstd, dictionary encoding where it pays, statistics, and files rolled past a
+//! size target. Files are written under `DEST/_trail/tmp/` and renamed into
+//! place, so readers never see a partial file.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use arrow_array::RecordBatch;
+use arrow_schema::{Schema, SortOptions};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::SortingColumn;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use trail_parse::{Table, PARTITION_COLUMN};
+
+/// Parquet layout settings.
+#[derive(Debug, Clone)]
+pub struct WriteOptions {
+    /// zstd level (1-22).
+    pub zstd_level: i32,
+    /// Rows per row group at most.
+    pub row_group_rows: usize,
+    /// Encoded bytes per row group at most (approximately).
+    pub row_group_bytes: usize,
+    /// Start a new file once this many bytes are written.
+    pub file_bytes: u64,
+}
+
+impl Default for WriteOptions {
+    fn default() -> Self {
+        WriteOptions {
+            zstd_level: 3,
+            row_group_rows: 1 << 20,
+            row_group_bytes: 128 << 20,
+            file_bytes: 512 << 20,
+        }
+    }
+}
+
+/// Columns whose values are mostly unique: a dictionary would only cost time.
+const HIGH_CARDINALITY: &[&str] = &[
+    "event_time",
+    "event_id",
+    "request_id",
+    "shared_event_id",
+    "request_parameters",
+    "response_elements",
+    "additional_event_data",
+    "service_event_details",
+    "insight_details",
+    "event_context",
+    "additional_fields",
+    "record_index",
+    "query_execution_id",
+    "client_request_token",
+    "user_identity_session_creation_date",
+];
+
+/// The schema of the files: the table's schema without the partition column.
+pub fn file_schema(table: Table) -> Arc<Schema> {
+    let schema = table.schema();
+    let fields: Vec<_> = schema
+        .fields()
+        .iter()
+        .filter(|f| f.name() != PARTITION_COLUMN)
+        .cloned()
+        .collect();
+    Arc::new(Schema::new(fields))
+}
+
+/// Writer properties for a table's files.
+pub fn properties(table: Table, opts: &WriteOptions) -> Result<WriterProperties> {
+    let schema = file_schema(table);
+    let level = ZstdLevel::try_new(opts.zstd_level).context("invalid zstd level")?;
+    let mut b = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(level))
+        .set_dictionary_enabled(true)
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_max_row_group_row_count(Some(opts.row_group_rows.max(1)))
+        .set_max_row_group_bytes(Some(opts.row_group_bytes.max(1)))
+        .set_created_by(format!("trail {}", env!("CARGO_PKG_VERSION")));
+    if let Ok(idx) = schema.index_of("event_time") {
+        b = b.set_sorting_columns(Some(vec![SortingColumn {
+            column_idx: idx as i32,
+            descending: false,
+            nulls_first: true,
+        }]));
+    }
+    for name in HIGH_CARDINALITY {
+        if schema.index_of(name).is_ok() {
+            b = b.set_column_dictionary_enabled((*name).into(), false);
+        }
+    }
+    Ok(b.build())
+}
+
+/// A published Parquet file.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Written {
+    /// Table name.
+    pub table: &'static str,
+    /// `event_date=YYYY-MM-DD`.
+    pub partition: String,
+    /// Path relative to DEST, `/`-separated.
+    pub path: String,
+    /// Rows in the file.
+    pub rows: u64,
+    /// Bytes of the file.
+    pub bytes: u64,
+}
+
+/// Sort `batches` (all of one partition) by `event_time` and drop the partition column.
+pub fn prepare(table: Table, batches: &[RecordBatch]) -> Result<RecordBatch> {
+    let full = arrow_select::concat::concat_batches(&table.schema(), batches)?;
+    let time = full
+        .column_by_name("event_time")
+        .context("no event_time column")?;
+    let sorted = if is_sorted(time) {
+        full
+    } else {
+        let order = arrow_ord::sort::sort_to_indices(
+            time,
+            Some(SortOptions {
+                descending: false,
+                nulls_first: true,
+            }),
+            None,
+        )?;
+        arrow_select::take::take_record_batch(&full, &order)?
+    };
+    let keep: Vec<usize> = (0..sorted.num_columns())
+        .filter(|&i| sorted.schema().field(i).name() != PARTITION_COLUMN)
+        .collect();
+    Ok(sorted.project(&keep)?)
+}
+
+fn is_sorted(col: &dyn arrow_array::Array) -> bool {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::TimestampMillisecondType;
+    use arrow_array::Array;
+    let a = col.as_primitive::<TimestampMillisecondType>();
+    if a.null_count() > 0 {
+        return false;
+    }
+    a.values().windows(2).all(|w| w[0] <= w[1])
+}
+
+/// Write a prepared (sorted) partition to `dest/<table>/<partition>/<base>-NNNN.parquet`,
+/// rolling to a new file past `opts.file_bytes`. Returns the files, published.
+pub fn write_partition(
+    dest: &Path,
+    tmp_dir: &Path,
+    table: Table,
+    partition: &str,
+    base: &str,
+    batch: &RecordBatch,
+    opts: &WriteOptions,
+) -> Result<Vec<(Written, PathBuf, PathBuf)>> {
+    std::fs::create_dir_all(tmp_dir).with_context(|| format!("creating {}", tmp_dir.display()))?;
+    let props = properties(table, opts)?;
+    let mut files = Vec::new();
+    let mut offset = 0;
+    let slice_rows = 65_536;
+    while offset < batch.num_rows() || (files.is_empty() && batch.num_rows() == 0) {
+        let name = format!("{base}-{:04}.parquet", files.len());
+        let rel = format!("{}/{partition}/{name}", table.name());
+        let tmp = tmp_dir.join(format!("{}.{partition}.{name}.tmp", table.name()));
+        let file =
+            std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        let mut w = ArrowWriter::try_new(file, batch.schema(), Some(props.clone()))?;
+        let start = offset;
+        while offset < batch.num_rows() {
+            let n = slice_rows.min(batch.num_rows() - offset);
+            w.write(&batch.slice(offset, n))?;
+            offset += n;
+            if (w.bytes_written() + w.in_progress_size()) as u64 >= opts.file_bytes {
+                break;
+            }
+        }
+        w.close()
+            .with_context(|| format!("writing {}", tmp.display()))?;
+        let bytes = std::fs::metadata(&tmp)?.len();
+        files.push((
+            Written {
+                table: table.name(),
+                partition: partition.to_string(),
+                path: rel.clone(),
+                rows: (offset - start) as u64,
+                bytes,
+            },
+            tmp,
+            dest.join(&rel),
+        ));
+        if batch.num_rows() == 0 {
+            break;
+        }
+    }
+    Ok(files)
+}
+
+/// Move written files into place (the same file system, so each rename is atomic).
+pub fn publish(files: &[(Written, PathBuf, PathBuf)]) -> Result<()> {
+    for (_, tmp, target) in files {
+        if let Some(dir) = target.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        std::fs::File::open(tmp)?.sync_all()?;
+        std::fs::rename(tmp, target)
+            .with_context(|| format!("publishing {} as {}", tmp.display(), target.display()))?;
+    }
+    Ok(())
+}
