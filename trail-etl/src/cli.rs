@@ -181,7 +181,11 @@ fn run_command(args: RunCli) -> ExitCode {
     let mut summary = match run(&run_args) {
         Ok(mut s) => {
             let bad = !s.bad_objects.is_empty() || s.bad_record_count > 0;
-            s.exit_code = if bad { 3 } else { 0 };
+            s.exit_code = match (&s.error, bad) {
+                (Some(_), _) => 1,
+                (None, true) => 3,
+                (None, false) => 0,
+            };
             s
         }
         Err(e) => crate::summary::Summary {

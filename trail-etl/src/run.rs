@@ -203,12 +203,13 @@ pub fn run(args: &RunArgs) -> Result<Summary> {
     }
     summary.objects_read = entries.len() as u64 + summary.bad_objects.len() as u64;
     if args.on_error == OnError::Fail && !summary.bad_objects.is_empty() {
-        bail!(
-            "{} bad object(s), first: {}: {} (--on-error fail: nothing was published)",
+        summary.error = Some(format!(
+            "{} bad object(s), first: {} (--on-error fail: nothing was published)",
             summary.bad_objects.len(),
-            summary.bad_objects[0].key,
             summary.bad_objects[0].reason
-        );
+        ));
+        summary.duration_ms = started.elapsed().as_millis() as u64;
+        return Ok(summary);
     }
 
     // Encode every partition in parallel, then publish.

@@ -1,6 +1,8 @@
 //! Integration tests of trail-parse over real files: the bundled example
 //! bucket, the shared sample corpus, bad input and Parquet round-trips.
 
+#![allow(clippy::unwrap_used)]
+
 mod bad_input;
 mod fixtures;
 mod parquet_roundtrip;
