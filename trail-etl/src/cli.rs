@@ -14,7 +14,8 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::listing::Filter;
 use crate::location::Location;
-use crate::run::{run, OnError, RunArgs};
+use crate::run::{run, Limits, OnError, RunArgs};
+use crate::store::S3Options;
 use crate::writer::WriteOptions;
 
 /// Turn AWS CloudTrail logs into partitioned Parquet tables for Amazon Athena.
@@ -33,9 +34,11 @@ enum Command {
     /// Hive-partitioned Parquet (event_date=YYYY-MM-DD, from each record's eventTime),
     /// and a ledger under DEST/_trail/ so the next run reads only new objects.
     ///
-    /// Example:
+    /// Examples:
     ///   trail-etl run --source examples/bucket --dest out
     ///   trail-etl run --source ./logs --dest ./tables --start 2024-05-01 --end 2024-05-31 --json
+    ///   trail-etl run --source s3://org-trail/logs --dest s3://lake/cloudtrail --lookback 2
+    ///   AWS_BATCH_JOB_ARRAY_INDEX=3 trail-etl run --source s3://... --dest s3://... --shards 8
     ///
     /// Exit codes: 0 all good, 1 run failed, 2 usage error, 3 finished but some
     /// objects or records were skipped as bad (listed in the summary).
@@ -45,10 +48,10 @@ enum Command {
 
 #[derive(Debug, Args)]
 struct RunCli {
-    /// Where the CloudTrail objects are: a local folder (holding AWSLogs/...).
+    /// Where the CloudTrail objects are: a local folder or s3://bucket/prefix (holding AWSLogs/...).
     #[arg(long, env = "TRAIL_SOURCE")]
     source: String,
-    /// Where the tables go: a local folder.
+    /// Where the tables go: a local folder or s3://bucket/prefix.
     #[arg(long, env = "TRAIL_DEST")]
     dest: String,
     /// First delivery date to read, YYYY-MM-DD (or an RFC 3339 date-time).
@@ -57,6 +60,10 @@ struct RunCli {
     /// Last delivery date to read, inclusive, YYYY-MM-DD (or an RFC 3339 date-time).
     #[arg(long, env = "TRAIL_END", value_parser = parse_date)]
     end: Option<NaiveDate>,
+    /// When --start is not given, list only the last D days of delivery folders
+    /// (today included): for scheduled runs, so late files are still found.
+    #[arg(long, env = "TRAIL_LOOKBACK", value_name = "DAYS")]
+    lookback: Option<u32>,
     /// Only these 12-digit account ids (comma-separated).
     #[arg(long, env = "TRAIL_ACCOUNTS", value_delimiter = ',')]
     accounts: Vec<String>,
@@ -67,8 +74,12 @@ struct RunCli {
     #[arg(long, env = "TRAIL_ORG_ID")]
     org_id: Option<String>,
     /// Read only shard I of N (I from 0): objects are split by a stable hash of their key.
-    #[arg(long, env = "TRAIL_SHARD", value_parser = parse_shard)]
+    #[arg(long, env = "TRAIL_SHARD", value_parser = parse_shard, conflicts_with = "shards")]
     shard: Option<(u32, u32)>,
+    /// Run as one of N shards, taking I from AWS_BATCH_JOB_ARRAY_INDEX (AWS Batch
+    /// array jobs) or JOB_COMPLETION_INDEX (Kubernetes indexed Jobs).
+    #[arg(long, env = "TRAIL_SHARDS", value_name = "N")]
+    shards: Option<u32>,
     /// What to do with an object or record that cannot be decoded.
     #[arg(long, env = "TRAIL_ON_ERROR", value_enum, default_value_t = OnError::Skip)]
     on_error: OnError,
@@ -81,6 +92,33 @@ struct RunCli {
     /// Print one JSON summary object on stdout.
     #[arg(long, env = "TRAIL_JSON")]
     json: bool,
+    /// Show a progress bar on stderr (only when it is a terminal).
+    #[arg(long, env = "TRAIL_PROGRESS")]
+    progress: bool,
+    /// S3 endpoint URL, for S3-compatible stores (else AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL).
+    #[arg(long, env = "TRAIL_ENDPOINT_URL")]
+    endpoint_url: Option<String>,
+    /// Address buckets by path (endpoint/bucket), as most S3-compatible stores need.
+    #[arg(long, env = "TRAIL_FORCE_PATH_STYLE")]
+    force_path_style: bool,
+    /// AWS profile (else AWS_PROFILE, else the default credential chain).
+    #[arg(long, env = "TRAIL_PROFILE")]
+    profile: Option<String>,
+    /// AWS region (else AWS_REGION or the profile's).
+    #[arg(long, env = "TRAIL_REGION")]
+    region: Option<String>,
+    /// Memory budget in MiB for fetched objects and buffered rows (peak RSS stays near 2x this).
+    #[arg(long, env = "TRAIL_MEMORY_MB", default_value_t = 512, value_parser = clap::value_parser!(u64).range(64..))]
+    memory_mb: u64,
+    /// Concurrent GET requests.
+    #[arg(long, env = "TRAIL_CONCURRENCY", default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    concurrency: u64,
+    /// Decoding threads (default: one per core).
+    #[arg(long, env = "TRAIL_THREADS")]
+    threads: Option<usize>,
+    /// Local folder for Parquet files on their way to an S3 destination.
+    #[arg(long, env = "TRAIL_WORK_DIR")]
+    work_dir: Option<std::path::PathBuf>,
     /// zstd compression level of the Parquet files.
     #[arg(long, env = "TRAIL_ZSTD_LEVEL", default_value_t = 3, value_parser = clap::value_parser!(i32).range(1..=22))]
     zstd_level: i32,
@@ -158,16 +196,45 @@ fn run_command(args: RunCli) -> ExitCode {
             return usage("--start is after --end");
         }
     }
+    let shard = match (args.shard, args.shards) {
+        (Some(s), _) => Some(s),
+        (None, Some(n)) => {
+            let index = ["AWS_BATCH_JOB_ARRAY_INDEX", "JOB_COMPLETION_INDEX"]
+                .iter()
+                .find_map(|v| std::env::var(v).ok());
+            match index.map(|i| i.trim().parse::<u32>()) {
+                Some(Ok(i)) if n > 0 && i < n => Some((i, n)),
+                Some(_) => return usage("--shards: the array index is not a number below N"),
+                None => return usage("--shards needs AWS_BATCH_JOB_ARRAY_INDEX or JOB_COMPLETION_INDEX (or use --shard I/N)"),
+            }
+        }
+        (None, None) => None,
+    };
+    let today = chrono::Utc::now().date_naive();
+    let start = args.start.or_else(|| {
+        args.lookback
+            .map(|d| today - chrono::Days::new(d.saturating_sub(1) as u64))
+    });
+    let memory = (args.memory_mb as usize) << 20;
+    let mut limits = Limits {
+        fetch_bytes: memory / 4,
+        buffer_bytes: memory * 3 / 4,
+        fetch_concurrency: args.concurrency as usize,
+        ..Limits::default()
+    };
+    if let Some(t) = args.threads {
+        limits.threads = t.max(1);
+    }
     let run_args = RunArgs {
-        source,
-        dest,
+        source: Some(source),
+        dest: Some(dest),
         filter: Filter {
-            start: args.start,
+            start,
             end: args.end,
             accounts: args.accounts,
             regions: args.regions,
             org_id: args.org_id,
-            shard: args.shard,
+            shard,
         },
         on_error: args.on_error,
         dry_run: args.dry_run,
@@ -176,6 +243,16 @@ fn run_command(args: RunCli) -> ExitCode {
             zstd_level: args.zstd_level,
             ..WriteOptions::default()
         },
+        s3: S3Options {
+            endpoint_url: args.endpoint_url,
+            force_path_style: args.force_path_style,
+            profile: args.profile,
+            region: args.region,
+        },
+        limits,
+        progress: args.progress,
+        work_dir: args.work_dir,
+        today: None,
     };
     let started = std::time::Instant::now();
     let mut summary = match run(&run_args) {
@@ -189,8 +266,8 @@ fn run_command(args: RunCli) -> ExitCode {
             s
         }
         Err(e) => crate::summary::Summary {
-            source: run_args.source.to_string(),
-            dest: run_args.dest.to_string(),
+            source: args.source.clone(),
+            dest: args.dest.clone(),
             error: Some(format!("{e:#}")),
             exit_code: 1,
             duration_ms: started.elapsed().as_millis() as u64,

@@ -1,17 +1,28 @@
 //! The ledger: which objects earlier runs have published.
 //!
-//! Each run that publishes something writes one file,
-//! `DEST/_trail/ledger/<run>.jsonl`, one JSON line per object
-//! (`{"key","size","etag","run"}`), after its Parquet files are in place. The
-//! file is written under a temporary name and renamed, so a run's objects are
-//! recorded all together or not at all: that rename is the run's commit point.
-//! Every run reads all ledger files, whatever its shard.
+//! Each run that publishes something writes one object,
+//! `DEST/_trail/ledger/<run>.jsonl`, one JSON line per source object
+//! (`{"key","size","etag","run"}`), after its Parquet files are in place. A
+//! single PUT (or an atomic rename, locally) writes it, so a run's objects are
+//! recorded all together or not at all: that write is the run's commit point.
+//! Every run reads all ledger files, whatever its shard. When there are many,
+//! a run folds them into one `compact-<run>.jsonl` and deletes the folded ones
+//! (entries are a set, so a fold interrupted halfway only leaves duplicates
+//! that mean the same thing).
 
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::collections::{HashMap, HashSet};
 
+use anyhow::{Context, Result};
+use bytes::Bytes;
+use futures::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
+
+use crate::store::Store;
+
+/// The ledger's folder under DEST.
+pub const LEDGER_DIR: &str = "_trail/ledger/";
+/// Fold ledger files once there are more than this many.
+const COMPACT_AFTER: usize = 64;
 
 /// One published object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,38 +41,37 @@ pub struct Entry {
 #[derive(Debug, Default)]
 pub struct Ledger {
     done: HashMap<String, (u64, String)>,
-    dir: PathBuf,
+    runs: HashSet<String>,
+    files: Vec<String>,
 }
 
 impl Ledger {
-    /// Where the ledger files live under a local destination.
-    pub fn dir(dest: &Path) -> PathBuf {
-        dest.join("_trail").join("ledger")
-    }
-
-    /// Load every ledger file under `dest`.
-    pub fn load(dest: &Path) -> std::io::Result<Ledger> {
-        let dir = Ledger::dir(dest);
-        let mut ledger = Ledger {
-            done: HashMap::new(),
-            dir: dir.clone(),
-        };
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            return Ok(ledger);
-        };
-        let mut files: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+    /// Read every ledger file under `dest`.
+    pub async fn load(dest: &Store) -> Result<Ledger> {
+        let mut ledger = Ledger::default();
+        let listed = dest.list_all(LEDGER_DIR).await?;
+        let files: Vec<String> = listed
+            .into_iter()
+            .map(|l| l.key)
+            .filter(|k| k.ends_with(".jsonl"))
             .collect();
-        files.sort();
-        for path in files {
-            for line in BufReader::new(std::fs::File::open(&path)?).lines() {
-                let line = line?;
-                if let Ok(e) = serde_json::from_str::<Entry>(&line) {
+        let bodies: Vec<Result<Bytes>> = stream::iter(files.iter().map(|k| dest.get(k)))
+            .buffered(16)
+            .collect()
+            .await;
+        for (key, body) in files.iter().zip(bodies) {
+            let body = body.with_context(|| format!("reading ledger file {key}"))?;
+            for line in body.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+                let e: Entry = serde_json::from_slice(line).with_context(|| {
+                    format!("ledger file {key} has a line that is not an entry")
+                })?;
+                ledger.runs.insert(e.run);
+                if !e.key.is_empty() {
                     ledger.done.insert(e.key, (e.size, e.etag));
                 }
             }
         }
+        ledger.files = files;
         Ok(ledger)
     }
 
@@ -70,6 +80,11 @@ impl Ledger {
         self.done
             .get(key)
             .is_some_and(|(s, e)| *s == size && e == etag)
+    }
+
+    /// Whether `run` has committed.
+    pub fn has_run(&self, run: &str) -> bool {
+        self.runs.contains(run)
     }
 
     /// Objects recorded.
@@ -82,61 +97,118 @@ impl Ledger {
         self.done.is_empty()
     }
 
-    /// Whether `run` has committed (its ledger file exists).
-    pub fn has_run(&self, run: &str) -> bool {
-        self.dir.join(format!("{run}.jsonl")).is_file()
-    }
-
-    /// Record the objects a run published, atomically (temporary file, sync, rename).
-    pub fn commit(&mut self, run: &str, entries: &[Entry]) -> std::io::Result<()> {
+    /// Record the objects a run published, in one write. Folds old ledger files
+    /// into one when there are many.
+    pub async fn commit(&mut self, dest: &Store, run: &str, entries: &[Entry]) -> Result<()> {
         if entries.is_empty() {
             return Ok(());
         }
-        std::fs::create_dir_all(&self.dir)?;
-        let mut text = String::new();
-        for e in entries {
-            text.push_str(&serde_json::to_string(e).map_err(std::io::Error::other)?);
-            text.push('\n');
-        }
-        let tmp = self.dir.join(format!(".{run}.jsonl.tmp"));
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, self.dir.join(format!("{run}.jsonl")))?;
+        let key = format!("{LEDGER_DIR}{run}.jsonl");
+        dest.put(&key, Bytes::from(lines(entries.iter())?))
+            .await
+            .context("committing the ledger")?;
         for e in entries {
             self.done.insert(e.key.clone(), (e.size, e.etag.clone()));
         }
+        self.runs.insert(run.to_string());
+        self.files.push(key);
+        if self.files.len() > COMPACT_AFTER {
+            self.compact(dest, run).await?;
+        }
         Ok(())
     }
+
+    async fn compact(&mut self, dest: &Store, run: &str) -> Result<()> {
+        let all: Vec<Entry> = self
+            .done
+            .iter()
+            .map(|(k, (size, etag))| Entry {
+                key: k.clone(),
+                size: *size,
+                etag: etag.clone(),
+                run: String::new(),
+            })
+            .collect();
+        // Keep the run ids: recovery asks whether a run committed.
+        let mut body = lines(all.iter())?;
+        for r in &self.runs {
+            body.push_str(&serde_json::to_string(&Entry {
+                key: String::new(),
+                size: 0,
+                etag: String::new(),
+                run: r.clone(),
+            })?);
+            body.push('\n');
+        }
+        let key = format!("{LEDGER_DIR}compact-{run}.jsonl");
+        dest.put(&key, Bytes::from(body)).await?;
+        let old: Vec<String> = self.files.drain(..).filter(|k| *k != key).collect();
+        for k in &old {
+            dest.delete(k).await?;
+        }
+        self.files.push(key);
+        tracing::info!(folded = old.len(), "compacted the ledger");
+        Ok(())
+    }
+}
+
+fn lines<'a>(entries: impl Iterator<Item = &'a Entry>) -> Result<String> {
+    let mut text = String::new();
+    for e in entries {
+        text.push_str(&serde_json::to_string(e)?);
+        text.push('\n');
+    }
+    Ok(text)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn commit_then_reload() {
+    #[tokio::test]
+    async fn commit_reload_and_compact() {
         let dir = tempfile::tempdir().unwrap();
-        let mut a = Ledger::load(dir.path()).unwrap();
-        let entry = |k: &str| Entry {
+        let store = Store::Local {
+            root: dir.path().to_path_buf(),
+        };
+        let entry = |k: &str, run: &str| Entry {
             key: k.into(),
             size: 1,
             etag: "e".into(),
-            run: "r".into(),
+            run: run.into(),
         };
-        a.commit("run-a", &[entry("k1")]).unwrap();
-        let mut b = Ledger::load(dir.path()).unwrap();
-        b.commit("run-b", &[entry("k2"), entry("k3")]).unwrap();
-        // A temporary file left by a crash before the rename is not a commit.
-        std::fs::write(
-            Ledger::dir(dir.path()).join(".run-c.jsonl.tmp"),
-            "{\"key\":\"k4\"",
+        let mut a = Ledger::load(&store).await.unwrap();
+        a.commit(&store, "run-a", &[entry("k1", "run-a")])
+            .await
+            .unwrap();
+        let mut b = Ledger::load(&store).await.unwrap();
+        b.commit(
+            &store,
+            "run-b",
+            &[entry("k2", "run-b"), entry("k3", "run-b")],
         )
+        .await
         .unwrap();
-        let all = Ledger::load(dir.path()).unwrap();
+        let all = Ledger::load(&store).await.unwrap();
         assert!(all.is_done("k1", 1, "e") && all.is_done("k3", 1, "e"));
         assert!(!all.is_done("k1", 1, "changed"));
         assert_eq!(all.len(), 3);
         assert!(all.has_run("run-a") && !all.has_run("run-c"));
+
+        let mut l = Ledger::load(&store).await.unwrap();
+        for i in 0..COMPACT_AFTER {
+            let run = format!("run-{i}");
+            l.commit(&store, &run, &[entry(&format!("x{i}"), &run)])
+                .await
+                .unwrap();
+        }
+        let files = store.list_all(LEDGER_DIR).await.unwrap();
+        assert!(
+            files.len() < 4 && files.iter().any(|f| f.key.contains("compact-")),
+            "{files:?}"
+        );
+        let reloaded = Ledger::load(&store).await.unwrap();
+        assert_eq!(reloaded.len(), 3 + COMPACT_AFTER);
+        assert!(reloaded.has_run("run-a") && reloaded.has_run("run-7"));
     }
 }

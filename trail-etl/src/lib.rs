@@ -1,7 +1,8 @@
 //! The `trail-etl` batch job, as a library for its own tests.
 //!
 //! `trail-etl run --source SRC --dest DEST` lists CloudTrail objects under
-//! SRC, decodes them in parallel with [`trail_parse`], and writes the
+//! SRC (a folder or `s3://bucket/prefix`), decodes them in parallel with
+//! [`trail_parse`], and writes the
 //! `events`, `table_access` and `athena_queries` tables as Hive-partitioned
 //! Parquet under DEST (`DEST/<table>/event_date=YYYY-MM-DD/*.parquet`). A
 //! ledger under `DEST/_trail/` makes runs incremental and idempotent.
@@ -11,6 +12,8 @@ pub mod hash;
 pub mod ledger;
 pub mod listing;
 pub mod location;
+pub mod progress;
 pub mod run;
+pub mod store;
 pub mod summary;
 pub mod writer;

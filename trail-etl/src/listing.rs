@@ -1,13 +1,15 @@
 //! List the objects of a source and decide which ones this run reads.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::time::UNIX_EPOCH;
+use std::path::PathBuf;
 
+use anyhow::Result;
 use chrono::NaiveDate;
+use futures::stream::{self, StreamExt};
 use trail_parse::{KeyKind, ObjectKey};
 
 use crate::hash::shard_of;
+use crate::store::Store;
 
 /// One object found under the source.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,63 +110,171 @@ impl Filter {
     }
 }
 
-/// Every file under `root`, sorted by key. Hidden files and folders (names
-/// starting with `.`) are left out.
-pub fn list_local(root: &Path) -> std::io::Result<Vec<Listed>> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir)? {
-            let entry = entry?;
-            let name = entry.file_name();
-            if name.to_string_lossy().starts_with('.') {
-                continue;
-            }
-            let path = entry.path();
-            let meta = entry.metadata()?;
-            if meta.is_dir() {
-                stack.push(path);
-                continue;
-            }
-            let Ok(rel) = path.strip_prefix(root) else {
-                continue;
-            };
-            let key = rel
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy())
-                .collect::<Vec<_>>()
-                .join("/");
-            let mtime = meta
-                .modified()
-                .ok()
-                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-                .map_or(0, |d| d.as_nanos());
-            out.push(Listed {
-                key,
-                size: meta.len(),
-                etag: format!("{}-{mtime}", meta.len()),
-                path: Some(path),
-            });
-        }
-    }
-    out.sort_by(|a, b| a.key.cmp(&b.key));
-    Ok(out)
+/// What listing a source found.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// Objects this run may read (before the ledger is consulted), sorted by key.
+    pub objects: Vec<(Listed, ObjectKey)>,
+    /// Objects listed, read or not.
+    pub listed: u64,
+    /// Objects not read, by reason.
+    pub skipped: BTreeMap<&'static str, u64>,
+    /// Folders not listed at all because they hold no events (`CloudTrail-Digest/`, `Config/`, ...).
+    pub skipped_folders: Vec<String>,
 }
 
-/// Split a listing into the objects to read and counts of skipped ones.
-pub fn select(
-    listed: Vec<Listed>,
-    filter: &Filter,
-) -> (Vec<(Listed, ObjectKey)>, BTreeMap<&'static str, u64>) {
-    let mut keep = Vec::new();
-    let mut skipped = BTreeMap::new();
-    for item in listed {
-        match filter.check(&item.key) {
-            Ok(k) => keep.push((item, k)),
-            Err(why) => *skipped.entry(why.as_str()).or_insert(0) += 1,
+/// Listing requests in flight at once.
+const LIST_CONCURRENCY: usize = 16;
+/// Date ranges longer than this are listed per region rather than per day.
+const MAX_DAY_PREFIXES: i64 = 400;
+
+/// List the objects of `store` that `filter` selects.
+///
+/// Walks `[prefix/]AWSLogs/[o-ORG/]ACCOUNT/CloudTrail[-Insight]/REGION/YYYY/MM/DD/`
+/// level by level, listing only the accounts, regions and (when `filter` has
+/// a start date) the day folders asked for, concurrently, instead of the whole
+/// bucket. Digest and Config folders are never listed. A source without an
+/// `AWSLogs/` folder at its root is listed whole and classified by file name.
+pub async fn list_source(store: &Store, filter: &Filter, today: NaiveDate) -> Result<Plan> {
+    let mut plan = Plan::default();
+    let (root_dirs, root_files) = store.list_dir("").await?;
+    let mut objects: Vec<Listed> = Vec::new();
+    if !root_dirs.iter().any(|d| d == "AWSLogs/") {
+        objects = store.list_all("").await?;
+    } else {
+        objects.extend(root_files);
+        for d in root_dirs.iter().filter(|d| *d != "AWSLogs/") {
+            plan.skipped_folders.push(d.clone());
+        }
+        // AWSLogs/ → accounts, possibly under organization folders.
+        let (top_dirs, top_files) = store.list_dir("AWSLogs/").await?;
+        objects.extend(top_files);
+        let mut account_dirs = Vec::new();
+        let mut org_dirs = Vec::new();
+        for d in top_dirs {
+            let name = d
+                .trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            if is_org_id(&name) {
+                if filter.org_id.as_ref().is_none_or(|o| *o == name) {
+                    org_dirs.push(d);
+                }
+            } else if filter.org_id.is_none() && is_account(&name) {
+                account_dirs.push(d);
+            } else {
+                plan.skipped_folders.push(d);
+            }
+        }
+        for listing in stream::iter(org_dirs.iter().map(|d| store.list_dir(d)))
+            .buffer_unordered(LIST_CONCURRENCY)
+            .collect::<Vec<_>>()
+            .await
+        {
+            let (dirs, files) = listing?;
+            objects.extend(files);
+            account_dirs.extend(dirs);
+        }
+        account_dirs.retain(|d| {
+            let name = d
+                .trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .unwrap_or_default();
+            is_account(name)
+                && (filter.accounts.is_empty() || filter.accounts.iter().any(|a| a == name))
+        });
+        // ACCOUNT/ → CloudTrail/ and CloudTrail-Insight/ (digests and Config are skipped).
+        let mut service_dirs = Vec::new();
+        for listing in stream::iter(account_dirs.iter().map(|d| store.list_dir(d)))
+            .buffer_unordered(LIST_CONCURRENCY)
+            .collect::<Vec<_>>()
+            .await
+        {
+            let (dirs, files) = listing?;
+            objects.extend(files);
+            for d in dirs {
+                if d.ends_with("/CloudTrail/") || d.ends_with("/CloudTrail-Insight/") {
+                    service_dirs.push(d);
+                } else {
+                    plan.skipped_folders.push(d);
+                }
+            }
+        }
+        // SERVICE/ → regions.
+        let mut region_dirs = Vec::new();
+        for listing in stream::iter(service_dirs.iter().map(|d| store.list_dir(d)))
+            .buffer_unordered(LIST_CONCURRENCY)
+            .collect::<Vec<_>>()
+            .await
+        {
+            let (dirs, files) = listing?;
+            objects.extend(files);
+            region_dirs.extend(dirs.into_iter().filter(|d| {
+                let name = d
+                    .trim_end_matches('/')
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or_default();
+                filter.regions.is_empty() || filter.regions.iter().any(|r| r == name)
+            }));
+        }
+        // REGION/ → every object, or only the day folders in range.
+        let mut prefixes = Vec::new();
+        for region in &region_dirs {
+            match day_folders(filter, today) {
+                Some(days) => prefixes.extend(
+                    days.iter()
+                        .map(|d| format!("{region}{}/", d.format("%Y/%m/%d"))),
+                ),
+                None => prefixes.push(region.clone()),
+            }
+        }
+        for listing in stream::iter(prefixes.iter().map(|p| store.list_all(p)))
+            .buffer_unordered(LIST_CONCURRENCY)
+            .collect::<Vec<_>>()
+            .await
+        {
+            objects.extend(listing?);
         }
     }
-    (keep, skipped)
+    objects.sort_by(|a, b| a.key.cmp(&b.key));
+    objects.dedup_by(|a, b| a.key == b.key);
+    plan.listed = objects.len() as u64;
+    for item in objects {
+        match filter.check(&item.key) {
+            Ok(k) => plan.objects.push((item, k)),
+            Err(why) => *plan.skipped.entry(why.as_str()).or_insert(0) += 1,
+        }
+    }
+    plan.skipped_folders.sort();
+    Ok(plan)
+}
+
+/// The day folders to list, when the range is bounded and not too long.
+fn day_folders(filter: &Filter, today: NaiveDate) -> Option<Vec<NaiveDate>> {
+    let start = filter.start?;
+    // Objects are delivered up to a day after their folder date at most; list through tomorrow.
+    let end = filter.end.unwrap_or(today + chrono::Days::new(1));
+    if end < start || (end - start).num_days() > MAX_DAY_PREFIXES {
+        return None;
+    }
+    Some(start.iter_days().take_while(|d| *d <= end).collect())
+}
+
+fn is_account(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn is_org_id(s: &str) -> bool {
+    s.strip_prefix("o-").is_some_and(|id| {
+        (10..=32).contains(&id.len())
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    })
 }
 
 #[cfg(test)]

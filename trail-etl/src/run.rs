@@ -1,31 +1,49 @@
-//! `trail-etl run`: list, decode in parallel, write partitions, publish,
-//! record in the ledger.
+//! `trail-etl run`: list, fetch and decode in a bounded pipeline, write
+//! partitions, publish, commit the ledger.
 //!
-//! Crash safety: before publishing, a run writes
-//! `DEST/_trail/runs/<run>.pending.json` naming the files it is about to put in
-//! place; it publishes them by rename, then commits its ledger file (an atomic
-//! rename), then removes the manifest. A later run of the same shard that finds
-//! a pending manifest whose ledger file is missing deletes the files it names,
-//! so an interrupted run leaves neither duplicates nor losses: its objects are
-//! simply read again.
+//! ```text
+//! list (tokio, concurrent prefixes)
+//!   → fetch (tokio, bounded by bytes in flight)      ─┐ bounded channel
+//!   → decode (one OS thread per core, trail-parse)    ─┘
+//!   → collect (one thread: rows per table and day, flushed to Parquet past a memory budget)
+//!   → publish (manifest, rename/upload, ledger commit)
+//! ```
+//!
+//! Memory stays flat whatever the bucket size: fetched bytes are bounded by a
+//! semaphore, decoded rows by the collector's budget (the largest partitions
+//! are sorted and written out when it is exceeded, so a large backfill gives
+//! several sorted files per partition instead of unbounded memory).
+//!
+//! Crash safety: before publishing, a run writes `DEST/_trail/runs/<run>.pending.json`
+//! naming the files it is about to publish; it publishes them (rename or
+//! upload), commits its ledger file, then deletes the manifest. A later run of
+//! the same shard that finds a pending manifest whose run never committed
+//! deletes the files it names and aborts their unfinished uploads, so an
+//! interrupted run leaves neither duplicates nor losses: its objects are read again.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use arrow_array::cast::AsArray;
 use arrow_array::types::Date32Type;
 use arrow_array::{Array, RecordBatch};
-use rayon::prelude::*;
+use bytes::Bytes;
+use chrono::NaiveDate;
+use futures::stream::{self, StreamExt};
 use trail_parse::{BadRecordPolicy, Batches, DecoderBuilder, ObjectSummary, Table};
 
 use crate::hash::Fnv;
 use crate::ledger::{Entry, Ledger};
-use crate::listing::{list_local, select, Filter, Listed};
+use crate::listing::{list_source, Filter, Listed};
 use crate::location::Location;
+use crate::progress::Progress;
+use crate::store::{s3_client, S3Options, Store};
 use crate::summary::{BadObject, BadRecord, Summary};
-use crate::writer::{prepare, publish, write_partition, WriteOptions, Written};
+use crate::writer::{prepare, write_partition, PendingFile, WriteOptions};
 
 /// What to do when an object or a record is bad.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -37,13 +55,37 @@ pub enum OnError {
     Fail,
 }
 
-/// Everything `run` needs.
+/// Memory and concurrency limits.
 #[derive(Debug, Clone)]
+pub struct Limits {
+    /// Bytes of fetched, not yet decoded objects at once.
+    pub fetch_bytes: usize,
+    /// Bytes of decoded rows held before the largest partitions are written out.
+    pub buffer_bytes: usize,
+    /// GET requests in flight at once.
+    pub fetch_concurrency: usize,
+    /// Decoding threads (default: one per core).
+    pub threads: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            fetch_bytes: 128 << 20,
+            buffer_bytes: 384 << 20,
+            fetch_concurrency: 32,
+            threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        }
+    }
+}
+
+/// Everything `run` needs.
+#[derive(Debug, Clone, Default)]
 pub struct RunArgs {
     /// Where the CloudTrail objects are.
-    pub source: Location,
+    pub source: Option<Location>,
     /// Where the tables go.
-    pub dest: Location,
+    pub dest: Option<Location>,
     /// Which objects to read.
     pub filter: Filter,
     /// Bad input policy.
@@ -54,6 +96,16 @@ pub struct RunArgs {
     pub full_refresh: bool,
     /// Parquet settings.
     pub write: WriteOptions,
+    /// How to reach S3.
+    pub s3: S3Options,
+    /// Memory and concurrency.
+    pub limits: Limits,
+    /// Show a progress bar on stderr.
+    pub progress: bool,
+    /// Local folder for files on their way to an S3 destination (default: the system's temp dir).
+    pub work_dir: Option<PathBuf>,
+    /// "Today" for listing (UTC), for tests; default the current date.
+    pub today: Option<NaiveDate>,
 }
 
 /// The outcome of decoding one object.
@@ -63,44 +115,70 @@ struct Decoded {
 }
 
 const MAX_LISTED_BAD_RECORDS: usize = 1000;
+const RUNS_DIR: &str = "_trail/runs/";
 
-/// Run the job. Errors are failures of the run itself (exit 1); bad input is
-/// reported in the summary.
+/// Run the job on a runtime of its own. Errors are failures of the run itself
+/// (exit 1); bad input is reported in the summary.
 pub fn run(args: &RunArgs) -> Result<Summary> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the I/O runtime")?;
+    rt.block_on(run_async(args))
+}
+
+async fn run_async(args: &RunArgs) -> Result<Summary> {
     let started = Instant::now();
-    let (Location::Local(source), Location::Local(dest)) = (&args.source, &args.dest) else {
-        bail!("S3 locations are not supported by this build yet: use local folders (sync the bucket with `aws s3 sync` first)");
+    let (Some(source_loc), Some(dest_loc)) = (&args.source, &args.dest) else {
+        bail!("both a source and a destination are needed");
     };
+    let needs_s3 =
+        matches!(source_loc, Location::S3 { .. }) || matches!(dest_loc, Location::S3 { .. });
+    let client = if needs_s3 {
+        Some(s3_client(&args.s3).await)
+    } else {
+        None
+    };
+    let source = Store::open(source_loc, client.as_ref())?;
+    let dest = Store::open(dest_loc, client.as_ref())?;
+    if let Store::Local { root } = &source {
+        if !root.is_dir() {
+            bail!("source {} is not a folder", root.display());
+        }
+    }
     let shard = args.filter.shard.unwrap_or((0, 1));
     let shard_tag = format!("s{}of{}", shard.0, shard.1);
     let mut summary = Summary {
-        source: args.source.to_string(),
-        dest: args.dest.to_string(),
+        source: source.to_string(),
+        dest: dest.to_string(),
         dry_run: args.dry_run,
         ..Summary::default()
     };
-    if !source.is_dir() {
-        bail!("source {} is not a folder", source.display());
-    }
+
     if !args.dry_run {
-        std::fs::create_dir_all(dest).with_context(|| format!("creating {}", dest.display()))?;
-        recover(dest, &shard_tag)?;
+        recover(&dest, &shard_tag).await?;
         if args.full_refresh {
-            full_refresh(dest)?;
+            full_refresh(&dest).await?;
         }
     }
 
-    let listed = list_local(source).with_context(|| format!("listing {}", source.display()))?;
-    summary.objects_listed = listed.len() as u64;
-    let (candidates, skipped) = select(listed, &args.filter);
-    summary.objects_skipped = skipped
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
+    let today = args
+        .today
+        .unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let plan = list_source(&source, &args.filter, today).await?;
+    summary.objects_listed = plan.listed;
+    summary.objects_skipped = plan
+        .skipped
+        .iter()
+        .map(|(k, v)| (k.to_string(), *v))
         .collect();
-    let ledger =
-        Ledger::load(dest).with_context(|| format!("reading the ledger in {}", dest.display()))?;
+    summary.skipped_folders = plan.skipped_folders;
+    let ledger = Ledger::load(&dest)
+        .await
+        .with_context(|| format!("reading the ledger in {dest}"))?;
     let mut todo = Vec::new();
-    for (item, _) in candidates {
+    for (item, _) in plan.objects {
         if ledger.is_done(&item.key, item.size, &item.etag) {
             *summary
                 .objects_skipped
@@ -124,125 +202,119 @@ pub fn run(args: &RunArgs) -> Result<Summary> {
     }
     let run_id = format!("run-{:016x}-{shard_tag}", fnv.finish());
     summary.run_id = run_id.clone();
-    summary.bytes_read = todo.iter().map(|i| i.size).sum();
-    summary.objects_read = todo.len() as u64;
-    tracing::info!(objects = todo.len(), bytes = summary.bytes_read, run = %run_id, "objects to read");
+    tracing::info!(objects = todo.len(), bytes = todo.iter().map(|i| i.size).sum::<u64>(), run = %run_id, "objects to read");
     if args.dry_run {
+        summary.objects_read = todo.len() as u64;
+        summary.bytes_read = todo.iter().map(|i| i.size).sum();
+        summary.planned = todo.iter().map(|i| i.key.clone()).take(10_000).collect();
         summary.duration_ms = started.elapsed().as_millis() as u64;
         return Ok(summary);
     }
 
-    let policy = match args.on_error {
-        OnError::Skip => BadRecordPolicy::Skip,
-        OnError::Fail => BadRecordPolicy::Fail,
+    let tmp_dir = match (dest.local_root(), &args.work_dir) {
+        (Some(root), _) => root.join("_trail").join("tmp").join(&shard_tag),
+        (None, Some(work)) => work.join(format!("trail-{run_id}")),
+        (None, None) => std::env::temp_dir().join(format!("trail-{run_id}")),
     };
-    let decoded: Vec<Decoded> = todo
-        .into_par_iter()
-        .map_init(
-            || DecoderBuilder::new().with_bad_record_policy(policy).build(),
-            |decoder, listed| {
-                let result = match &listed.path {
-                    Some(path) => match std::fs::File::open(path) {
-                        Ok(f) => decoder.decode_all(&listed.key, f),
-                        Err(source) => Err(trail_parse::Error::Read {
-                            key: listed.key.clone(),
-                            source,
-                        }),
-                    },
-                    None => Err(trail_parse::Error::Read {
-                        key: listed.key.clone(),
-                        source: std::io::Error::other("no local path"),
-                    }),
-                };
-                Decoded { listed, result }
-            },
-        )
-        .collect();
+    if tmp_dir.exists() {
+        std::fs::remove_dir_all(&tmp_dir)
+            .with_context(|| format!("clearing {}", tmp_dir.display()))?;
+    }
+    let progress = Progress::new(
+        args.progress,
+        todo.len() as u64,
+        todo.iter().map(|i| i.size).sum(),
+    );
+    let collected = pipeline(args, &source, todo, &run_id, &tmp_dir, &progress).await?;
+    progress.finish();
 
-    // Gather rows per (table, day); note bad objects and records.
-    let mut partitions: BTreeMap<(Table, i32), Vec<RecordBatch>> = BTreeMap::new();
+    // Tally what was decoded.
     let mut entries = Vec::new();
-    for d in decoded {
-        match d.result {
-            Ok((batches, s)) => {
+    for o in collected.objects {
+        match o.outcome {
+            Ok(s) => {
                 summary.records += s.records;
                 summary.json_bytes += s.json_bytes;
                 summary.bad_record_count += s.bad_records.len() as u64;
                 for r in s.bad_records {
-                    tracing::warn!(key = %d.listed.key, record = r.index, reason = %r.reason, "bad record skipped");
+                    tracing::warn!(key = %o.listed.key, record = r.index, reason = %r.reason, "bad record skipped");
                     if summary.bad_records.len() < MAX_LISTED_BAD_RECORDS {
                         summary.bad_records.push(BadRecord {
-                            key: d.listed.key.clone(),
+                            key: o.listed.key.clone(),
                             index: r.index,
                             reason: r.reason,
                         });
                     }
                 }
-                for table in Table::ALL {
-                    for batch in batches.get(table) {
-                        for (day, part) in split_by_day(batch)? {
-                            partitions.entry((table, day)).or_default().push(part);
-                        }
-                    }
-                }
                 entries.push(Entry {
-                    key: d.listed.key,
-                    size: d.listed.size,
-                    etag: d.listed.etag,
+                    key: o.listed.key,
+                    size: o.listed.size,
+                    etag: o.listed.etag,
                     run: run_id.clone(),
                 });
             }
-            Err(e) => {
-                tracing::warn!(key = %d.listed.key, "bad object: {e}");
+            Err(reason) => {
+                tracing::warn!(key = %o.listed.key, "bad object: {reason}");
                 summary.bad_objects.push(BadObject {
-                    key: d.listed.key,
-                    reason: e.to_string(),
+                    key: o.listed.key,
+                    reason,
                 });
             }
         }
+        summary.bytes_read += o.listed.size;
     }
+    summary.bad_objects.sort_by(|a, b| a.key.cmp(&b.key));
     summary.objects_read = entries.len() as u64 + summary.bad_objects.len() as u64;
-    if args.on_error == OnError::Fail && !summary.bad_objects.is_empty() {
-        summary.error = Some(format!(
-            "{} bad object(s), first: {} (--on-error fail: nothing was published)",
-            summary.bad_objects.len(),
-            summary.bad_objects[0].reason
-        ));
+    if args.on_error == OnError::Fail
+        && (!summary.bad_objects.is_empty() || summary.bad_record_count > 0)
+    {
+        std::fs::remove_dir_all(&tmp_dir).ok();
+        summary.error = Some(match summary.bad_objects.first() {
+            Some(first) => format!(
+                "{} bad object(s), first: {} (--on-error fail: nothing was published)",
+                summary.bad_objects.len(),
+                first.reason
+            ),
+            None => "bad records (--on-error fail: nothing was published)".into(),
+        });
         summary.duration_ms = started.elapsed().as_millis() as u64;
         return Ok(summary);
     }
 
-    // Encode every partition in parallel, then publish.
-    let base = format!("part-{run_id}");
-    let tmp_dir = tmp_dir(dest, &shard_tag);
-    let written: Vec<Vec<(Written, PathBuf, PathBuf)>> = partitions
-        .into_par_iter()
-        .map(|((table, day), batches)| {
-            let batch = prepare(table, &batches)?;
-            let partition = format!("event_date={}", day_string(day));
-            write_partition(
-                dest,
-                &tmp_dir,
-                table,
-                &partition,
-                &base,
-                &batch,
-                &args.write,
-            )
-        })
-        .collect::<Result<_>>()?;
-    let files: Vec<(Written, PathBuf, PathBuf)> = written.into_iter().flatten().collect();
-    let manifest = pending_path(dest, &run_id);
-    write_manifest(&manifest, &run_id, &files)?;
-    publish(&files)?;
+    // Publish: manifest, files, ledger, then forget the manifest.
+    let files = collected.files;
+    let manifest = format!("{RUNS_DIR}{run_id}.pending.json");
+    if !files.is_empty() {
+        let doc = serde_json::json!({
+            "run": run_id,
+            "files": files.iter().map(|f| f.written.path.clone()).collect::<Vec<_>>(),
+        });
+        dest.put(&manifest, Bytes::from(serde_json::to_vec_pretty(&doc)?))
+            .await?;
+    }
+    let published: Vec<Result<()>> = stream::iter(
+        files
+            .iter()
+            .map(|f| dest.publish_file(&f.written.path, &f.tmp)),
+    )
+    .buffer_unordered(8)
+    .collect()
+    .await;
+    for p in published {
+        p?;
+    }
     let mut ledger = ledger;
-    ledger
-        .commit(&run_id, &entries)
-        .with_context(|| format!("committing the ledger in {}", dest.display()))?;
-    std::fs::remove_file(&manifest).ok();
-    let _ = std::fs::remove_dir(&tmp_dir);
+    ledger.commit(&dest, &run_id, &entries).await?;
+    if !files.is_empty() {
+        dest.delete(&manifest).await?;
+    }
+    std::fs::remove_dir_all(&tmp_dir).ok();
+    if let Some(root) = dest.local_root() {
+        std::fs::remove_dir(root.join("_trail").join("tmp")).ok();
+    }
 
-    for (w, _, _) in files {
+    for f in files {
+        let w = f.written;
         match w.table {
             "events" => summary.rows.events += w.rows,
             "table_access" => summary.rows.table_access += w.rows,
@@ -251,12 +323,243 @@ pub fn run(args: &RunArgs) -> Result<Summary> {
         summary.bytes_written += w.bytes;
         summary.files.push(w);
     }
+    summary.files.sort_by(|a, b| a.path.cmp(&b.path));
     summary.duration_ms = started.elapsed().as_millis() as u64;
     Ok(summary)
 }
 
+/// One object's outcome, as the collector keeps it (rows already moved out).
+struct ObjectOutcome {
+    listed: Listed,
+    outcome: Result<ObjectSummary, String>,
+}
+
+struct Collected {
+    objects: Vec<ObjectOutcome>,
+    files: Vec<PendingFile>,
+}
+
+/// Fetch → decode → collect, with bounded memory.
+async fn pipeline(
+    args: &RunArgs,
+    source: &Store,
+    todo: Vec<Listed>,
+    run_id: &str,
+    tmp_dir: &std::path::Path,
+    progress: &Progress,
+) -> Result<Collected> {
+    let limits = &args.limits;
+    let policy = match args.on_error {
+        OnError::Skip => BadRecordPolicy::Skip,
+        OnError::Fail => BadRecordPolicy::Fail,
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let (work_tx, work_rx) = tokio::sync::mpsc::channel::<(
+        Listed,
+        Result<Bytes, String>,
+        tokio::sync::OwnedSemaphorePermit,
+    )>(limits.threads * 2);
+    let work_rx = Arc::new(Mutex::new(work_rx));
+    let (done_tx, done_rx) = mpsc::sync_channel::<Decoded>(limits.threads * 2);
+
+    // Decoders: one OS thread per core.
+    let mut decoders = Vec::new();
+    for _ in 0..limits.threads.max(1) {
+        let rx = Arc::clone(&work_rx);
+        let tx = done_tx.clone();
+        let stop = Arc::clone(&stop);
+        decoders.push(std::thread::spawn(move || {
+            let mut decoder = DecoderBuilder::new().with_bad_record_policy(policy).build();
+            loop {
+                let next = match rx.lock() {
+                    Ok(mut rx) => rx.blocking_recv(),
+                    Err(_) => None,
+                };
+                let Some((listed, body, permit)) = next else {
+                    break;
+                };
+                let result = match body {
+                    Ok(bytes) => decoder.decode_all(&listed.key, &bytes[..]),
+                    Err(reason) => Err(trail_parse::Error::Read {
+                        key: listed.key.clone(),
+                        source: std::io::Error::other(reason),
+                    }),
+                };
+                drop(permit);
+                if result.is_err() && policy == BadRecordPolicy::Fail {
+                    stop.store(true, Ordering::Relaxed);
+                }
+                if tx.send(Decoded { listed, result }).is_err() {
+                    break;
+                }
+            }
+        }));
+    }
+    drop(done_tx);
+
+    // Collector: rows per (table, day), flushed to Parquet past the budget.
+    let collector = {
+        let tmp_dir = tmp_dir.to_path_buf();
+        let base = format!("part-{run_id}");
+        let write = args.write.clone();
+        let budget = limits.buffer_bytes;
+        let progress = progress.clone();
+        std::thread::spawn(move || -> Result<Collected> {
+            let mut buffer = PartitionBuffer::new(budget, tmp_dir, base, write);
+            let mut objects = Vec::new();
+            for d in done_rx {
+                let outcome = match d.result {
+                    Ok((batches, s)) => {
+                        progress.object(d.listed.size, s.records);
+                        for table in Table::ALL {
+                            for batch in batches.get(table) {
+                                buffer.add(table, batch)?;
+                            }
+                        }
+                        Ok(s)
+                    }
+                    Err(e) => {
+                        progress.object(d.listed.size, 0);
+                        Err(e.to_string())
+                    }
+                };
+                objects.push(ObjectOutcome {
+                    listed: d.listed,
+                    outcome,
+                });
+            }
+            let files = buffer.finish()?;
+            Ok(Collected { objects, files })
+        })
+    };
+
+    // Fetchers: bounded by bytes in flight and by request count.
+    let budget = Arc::new(tokio::sync::Semaphore::new(limits.fetch_bytes.max(1)));
+    let max_permits = limits.fetch_bytes.max(1);
+    let fetches = stream::iter(todo.into_iter().map(|listed| {
+        let budget = Arc::clone(&budget);
+        let stop = Arc::clone(&stop);
+        let tx = work_tx.clone();
+        async move {
+            let want = (listed.size as usize).clamp(1, max_permits) as u32;
+            let permit = budget
+                .acquire_many_owned(want)
+                .await
+                .context("fetch budget closed")?;
+            if stop.load(Ordering::Relaxed) {
+                return Ok::<(), anyhow::Error>(());
+            }
+            let body = source.get(&listed.key).await.map_err(|e| format!("{e:#}"));
+            if tx.send((listed, body, permit)).await.is_err() {
+                bail!("the decoders stopped early");
+            }
+            Ok(())
+        }
+    }))
+    .buffer_unordered(limits.fetch_concurrency.max(1))
+    .collect::<Vec<Result<()>>>()
+    .await;
+    drop(work_tx);
+    for d in decoders {
+        if d.join().is_err() {
+            bail!("a decoding thread panicked");
+        }
+    }
+    let collected = match collector.join() {
+        Ok(c) => c?,
+        Err(_) => bail!("the collecting thread panicked"),
+    };
+    for f in fetches {
+        f?;
+    }
+    Ok(collected)
+}
+
+/// Decoded rows per (table, day), written out as sorted Parquet files when
+/// they pass the memory budget and at the end.
+struct PartitionBuffer {
+    parts: BTreeMap<(Table, i32), (Vec<RecordBatch>, usize)>,
+    bytes: usize,
+    budget: usize,
+    tmp_dir: PathBuf,
+    base: String,
+    write: WriteOptions,
+    next_file: HashMap<(Table, i32), usize>,
+    files: Vec<PendingFile>,
+}
+
+impl PartitionBuffer {
+    fn new(budget: usize, tmp_dir: PathBuf, base: String, write: WriteOptions) -> Self {
+        PartitionBuffer {
+            parts: BTreeMap::new(),
+            bytes: 0,
+            budget,
+            tmp_dir,
+            base,
+            write,
+            next_file: HashMap::new(),
+            files: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, table: Table, batch: &RecordBatch) -> Result<()> {
+        for (day, part) in split_by_day(batch)? {
+            let size = part.get_array_memory_size();
+            let entry = self.parts.entry((table, day)).or_default();
+            entry.0.push(part);
+            entry.1 += size;
+            self.bytes += size;
+        }
+        if self.bytes > self.budget {
+            // Write out the largest partitions until half the budget is free.
+            let mut sizes: Vec<((Table, i32), usize)> =
+                self.parts.iter().map(|(k, v)| (*k, v.1)).collect();
+            sizes.sort_by_key(|s| std::cmp::Reverse(s.1));
+            for (key, _) in sizes {
+                if self.bytes <= self.budget / 2 {
+                    break;
+                }
+                self.flush(key)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self, key: (Table, i32)) -> Result<()> {
+        let Some((batches, size)) = self.parts.remove(&key) else {
+            return Ok(());
+        };
+        self.bytes -= size;
+        let (table, day) = key;
+        let batch = prepare(table, &batches)?;
+        drop(batches);
+        let partition = format!("event_date={}", day_string(day));
+        let first = self.next_file.entry(key).or_insert(0);
+        let files = write_partition(
+            &self.tmp_dir,
+            table,
+            &partition,
+            &self.base,
+            *first,
+            &batch,
+            &self.write,
+        )?;
+        *first += files.len();
+        self.files.extend(files);
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<Vec<PendingFile>> {
+        let keys: Vec<(Table, i32)> = self.parts.keys().copied().collect();
+        for key in keys {
+            self.flush(key)?;
+        }
+        Ok(self.files)
+    }
+}
+
 /// Rows of a batch grouped by `event_date`. A record always has one (its
-/// eventTime's day, else its key's delivery day); rows without either go to
+/// eventTime's day, else its key's delivery day); rows with neither go to
 /// 1970-01-01 rather than being dropped.
 fn split_by_day(batch: &RecordBatch) -> Result<Vec<(i32, RecordBatch)>> {
     let col = batch
@@ -272,7 +575,7 @@ fn split_by_day(batch: &RecordBatch) -> Result<Vec<(i32, RecordBatch)>> {
     if (1..n).all(|i| day_of(i) == first) {
         return Ok(vec![(first, batch.clone())]);
     }
-    let mut groups: HashMap<i32, Vec<u32>> = HashMap::new();
+    let mut groups: BTreeMap<i32, Vec<u32>> = BTreeMap::new();
     for i in 0..n {
         groups.entry(day_of(i)).or_default().push(i as u32);
     }
@@ -281,61 +584,38 @@ fn split_by_day(batch: &RecordBatch) -> Result<Vec<(i32, RecordBatch)>> {
         let idx = arrow_array::UInt32Array::from(rows);
         out.push((day, arrow_select::take::take_record_batch(batch, &idx)?));
     }
-    out.sort_by_key(|(d, _)| *d);
     Ok(out)
 }
 
 fn day_string(day: i32) -> String {
-    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
     (epoch + chrono::TimeDelta::days(day as i64))
         .format("%Y-%m-%d")
         .to_string()
 }
 
-/// Temporary files of one shard (other shards may be writing theirs).
-fn tmp_dir(dest: &Path, shard_tag: &str) -> PathBuf {
-    dest.join("_trail").join("tmp").join(shard_tag)
-}
-
-fn runs_dir(dest: &Path) -> PathBuf {
-    dest.join("_trail").join("runs")
-}
-
-fn pending_path(dest: &Path, run: &str) -> PathBuf {
-    runs_dir(dest).join(format!("{run}.pending.json"))
-}
-
-fn write_manifest(path: &Path, run: &str, files: &[(Written, PathBuf, PathBuf)]) -> Result<()> {
-    std::fs::create_dir_all(path.parent().context("manifest path")?)?;
-    let doc = serde_json::json!({
-        "run": run,
-        "files": files.iter().map(|(w, _, _)| w.path.clone()).collect::<Vec<_>>(),
-    });
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, serde_json::to_vec_pretty(&doc)?)?;
-    std::fs::File::open(&tmp)?.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    Ok(())
-}
-
 /// Undo what an interrupted run of this shard published without committing.
-fn recover(dest: &Path, shard_tag: &str) -> Result<()> {
-    let ledger = Ledger::load(dest)?;
-    let Ok(entries) = std::fs::read_dir(runs_dir(dest)) else {
+async fn recover(dest: &Store, shard_tag: &str) -> Result<()> {
+    let pending: Vec<Listed> = dest
+        .list_all(RUNS_DIR)
+        .await?
+        .into_iter()
+        .filter(|l| l.key.ends_with(&format!("{shard_tag}.pending.json")))
+        .collect();
+    if pending.is_empty() {
         return Ok(());
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(run) = name.strip_suffix(".pending.json") else {
-            continue;
-        };
-        if !run.ends_with(shard_tag) {
-            continue;
-        }
-        if !ledger.has_run(run) {
-            let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&path)?)
-                .with_context(|| format!("reading {}", path.display()))?;
+    }
+    let ledger = Ledger::load(dest).await?;
+    for manifest in pending {
+        let run = manifest
+            .key
+            .trim_start_matches(RUNS_DIR)
+            .trim_end_matches(".pending.json")
+            .to_string();
+        if !ledger.has_run(&run) {
+            let body = dest.get(&manifest.key).await?;
+            let doc: serde_json::Value = serde_json::from_slice(&body)
+                .with_context(|| format!("reading {}", manifest.key))?;
             for file in doc["files"]
                 .as_array()
                 .into_iter()
@@ -343,35 +623,46 @@ fn recover(dest: &Path, shard_tag: &str) -> Result<()> {
                 .filter_map(|f| f.as_str())
             {
                 // Only files inside DEST/<table>/ are ever listed; refuse anything else.
-                if file.contains("..") || file.starts_with('/') {
+                if !Table::ALL
+                    .iter()
+                    .any(|t| file.starts_with(&format!("{}/", t.name())))
+                {
                     continue;
                 }
-                match std::fs::remove_file(dest.join(file)) {
-                    Ok(()) => tracing::warn!(file, run, "removed a file of an interrupted run"),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(e).with_context(|| format!("removing {file}")),
+                dest.delete(file).await?;
+                tracing::warn!(file, run = %run, "removed a file of an interrupted run");
+            }
+            for table in Table::ALL {
+                let n = dest
+                    .abort_uploads(&format!("{}/", table.name()), &run)
+                    .await?;
+                if n > 0 {
+                    tracing::warn!(uploads = n, run = %run, "aborted unfinished uploads of an interrupted run");
                 }
             }
         }
-        std::fs::remove_file(&path)?;
-    }
-    let tmp = tmp_dir(dest, shard_tag);
-    if tmp.is_dir() {
-        std::fs::remove_dir_all(&tmp).ok();
+        dest.delete(&manifest.key).await?;
     }
     Ok(())
 }
 
-fn full_refresh(dest: &Path) -> Result<()> {
+async fn full_refresh(dest: &Store) -> Result<()> {
     for table in Table::ALL {
-        let dir = dest.join(table.name());
-        if dir.is_dir() {
-            std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+        for obj in dest.list_all(&format!("{}/", table.name())).await? {
+            dest.delete(&obj.key).await?;
         }
     }
-    let ledger = Ledger::dir(dest);
-    if ledger.is_dir() {
-        std::fs::remove_dir_all(&ledger)?;
+    for obj in dest.list_all(crate::ledger::LEDGER_DIR).await? {
+        dest.delete(&obj.key).await?;
+    }
+    if let Some(root) = dest.local_root() {
+        for table in Table::ALL {
+            let dir = root.join(table.name());
+            if dir.is_dir() {
+                std::fs::remove_dir_all(&dir)
+                    .with_context(|| format!("removing {}", dir.display()))?;
+            }
+        }
     }
     Ok(())
 }

@@ -53,8 +53,13 @@ pub struct Summary {
     /// Objects not read, by reason (`digest`, `not_cloudtrail_events`,
     /// `unrecognized_key`, `filtered_out`, `other_shard`, `already_done`).
     pub objects_skipped: BTreeMap<String, u64>,
-    /// Objects read and decoded.
+    /// Folders not listed because they hold no events (digests, Config, ...).
+    pub skipped_folders: Vec<String>,
+    /// Objects read and decoded (with `--dry-run`: that would be read).
     pub objects_read: u64,
+    /// With `--dry-run`: the keys that would be read (first 10,000).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub planned: Vec<String>,
     /// Objects that could not be decoded: they contributed no rows and are
     /// not in the ledger, so the next run tries them again.
     pub bad_objects: Vec<BadObject>,
@@ -92,6 +97,12 @@ impl Summary {
             "trail: {} of {} objects {verb} ({} bytes, {} bytes of JSON), {} records\n",
             self.objects_read, self.objects_listed, self.bytes_read, self.json_bytes, self.records
         ));
+        if !self.skipped_folders.is_empty() {
+            out.push_str(&format!(
+                "trail: folders not listed (no events): {}\n",
+                self.skipped_folders.join(", ")
+            ));
+        }
         if !self.objects_skipped.is_empty() {
             let parts: Vec<String> = self
                 .objects_skipped
@@ -109,6 +120,15 @@ impl Summary {
                 self.files.len(),
                 self.bytes_written,
                 self.dest
+            ));
+        }
+        for key in self.planned.iter().take(20) {
+            out.push_str(&format!("trail: would read {key}\n"));
+        }
+        if self.planned.len() > 20 {
+            out.push_str(&format!(
+                "trail: ... and {} more\n",
+                self.objects_read.saturating_sub(20)
             ));
         }
         for b in &self.bad_objects {

@@ -147,29 +147,43 @@ fn is_sorted(col: &dyn arrow_array::Array) -> bool {
     a.values().windows(2).all(|w| w[0] <= w[1])
 }
 
-/// Write a prepared (sorted) partition to `dest/<table>/<partition>/<base>-NNNN.parquet`,
-/// rolling to a new file past `opts.file_bytes`. Returns the files, published.
+/// A finished file waiting to be published.
+#[derive(Debug, Clone)]
+pub struct PendingFile {
+    /// What the summary reports.
+    pub written: Written,
+    /// The finished file on local disk.
+    pub tmp: PathBuf,
+}
+
+/// Write a prepared (sorted) partition as `<table>/<partition>/<base>-NNNN.parquet`
+/// files in `tmp_dir`, rolling to a new file past `opts.file_bytes`; `first`
+/// numbers the first file. The files are published later.
 pub fn write_partition(
-    dest: &Path,
     tmp_dir: &Path,
     table: Table,
     partition: &str,
     base: &str,
+    first: usize,
     batch: &RecordBatch,
     opts: &WriteOptions,
-) -> Result<Vec<(Written, PathBuf, PathBuf)>> {
+) -> Result<Vec<PendingFile>> {
     std::fs::create_dir_all(tmp_dir).with_context(|| format!("creating {}", tmp_dir.display()))?;
     let props = properties(table, opts)?;
     let mut files = Vec::new();
     let mut offset = 0;
     let slice_rows = 65_536;
-    while offset < batch.num_rows() || (files.is_empty() && batch.num_rows() == 0) {
-        let name = format!("{base}-{:04}.parquet", files.len());
+    while offset < batch.num_rows() {
+        let name = format!("{base}-{:04}.parquet", first + files.len());
         let rel = format!("{}/{partition}/{name}", table.name());
-        let tmp = tmp_dir.join(format!("{}.{partition}.{name}.tmp", table.name()));
+        let tmp = tmp_dir.join(format!("{}.{partition}.{name}", table.name()));
         let file =
             std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-        let mut w = ArrowWriter::try_new(file, batch.schema(), Some(props.clone()))?;
+        let mut w = ArrowWriter::try_new(
+            std::io::BufWriter::with_capacity(1 << 20, file),
+            batch.schema(),
+            Some(props.clone()),
+        )?;
         let start = offset;
         while offset < batch.num_rows() {
             let n = slice_rows.min(batch.num_rows() - offset);
@@ -182,33 +196,16 @@ pub fn write_partition(
         w.close()
             .with_context(|| format!("writing {}", tmp.display()))?;
         let bytes = std::fs::metadata(&tmp)?.len();
-        files.push((
-            Written {
+        files.push(PendingFile {
+            written: Written {
                 table: table.name(),
                 partition: partition.to_string(),
-                path: rel.clone(),
+                path: rel,
                 rows: (offset - start) as u64,
                 bytes,
             },
             tmp,
-            dest.join(&rel),
-        ));
-        if batch.num_rows() == 0 {
-            break;
-        }
+        });
     }
     Ok(files)
-}
-
-/// Move written files into place (the same file system, so each rename is atomic).
-pub fn publish(files: &[(Written, PathBuf, PathBuf)]) -> Result<()> {
-    for (_, tmp, target) in files {
-        if let Some(dir) = target.parent() {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        }
-        std::fs::File::open(tmp)?.sync_all()?;
-        std::fs::rename(tmp, target)
-            .with_context(|| format!("publishing {} as {}", tmp.display(), target.display()))?;
-    }
-    Ok(())
 }

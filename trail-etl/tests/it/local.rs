@@ -19,7 +19,16 @@ fn writes_hive_partitioned_parquet_and_nothing_else() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.summary["rows"]["events"], RECORDS_IN_BUCKET);
     assert_eq!(out.summary["records"], RECORDS_IN_BUCKET);
-    assert_eq!(out.summary["objects_skipped"]["digest"], 1);
+    // Digest and Config folders are never listed, only reported.
+    let folders = out.summary["skipped_folders"].to_string();
+    assert!(
+        folders.contains("AWSLogs/o-exampleorg1/210987654321/CloudTrail-Digest/"),
+        "{folders}"
+    );
+    assert!(
+        folders.contains("AWSLogs/o-exampleorg1/210987654321/Config/"),
+        "{folders}"
+    );
     for table in ["events", "table_access", "athena_queries"] {
         let written = files(&dest.path().join(table));
         assert!(!written.is_empty(), "{table}");

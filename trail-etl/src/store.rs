@@ -1,0 +1,600 @@
+//! Object storage: a local folder or an S3 bucket prefix, behind one small
+//! interface (list one level, list everything, get, put, delete).
+//!
+//! Keys are relative to the location's root (the folder, or the bucket prefix)
+//! and always use `/`.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, UNIX_EPOCH};
+
+use anyhow::{anyhow, bail, Context, Result};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use bytes::Bytes;
+
+use crate::listing::Listed;
+use crate::location::Location;
+
+/// How to reach S3 (or an S3-compatible store).
+#[derive(Debug, Clone, Default)]
+pub struct S3Options {
+    /// Custom endpoint, e.g. `http://127.0.0.1:8014` (else AWS_ENDPOINT_URL[_S3] or AWS).
+    pub endpoint_url: Option<String>,
+    /// Address buckets as `endpoint/bucket` rather than `bucket.endpoint`.
+    pub force_path_style: bool,
+    /// Named profile (else AWS_PROFILE or the default chain).
+    pub profile: Option<String>,
+    /// Region (else AWS_REGION or the profile's).
+    pub region: Option<String>,
+}
+
+/// Files at or above this size are uploaded in parts.
+const MULTIPART_THRESHOLD: u64 = 64 << 20;
+/// Size of each uploaded part.
+const PART_SIZE: usize = 32 << 20;
+/// Attempts for one GET whose body is cut or whose request fails.
+const GET_ATTEMPTS: u32 = 4;
+
+/// A source or destination.
+#[derive(Debug, Clone)]
+pub enum Store {
+    /// A local folder.
+    Local {
+        /// The folder.
+        root: PathBuf,
+    },
+    /// An S3 bucket and key prefix.
+    S3 {
+        /// The client.
+        client: aws_sdk_s3::Client,
+        /// Bucket.
+        bucket: String,
+        /// Prefix without trailing slash ("" for the whole bucket).
+        prefix: String,
+    },
+}
+
+/// Build one S3 client for the run (shared by source and destination).
+pub async fn s3_client(opts: &S3Options) -> aws_sdk_s3::Client {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(p) = &opts.profile {
+        loader = loader.profile_name(p);
+    }
+    if let Some(r) = &opts.region {
+        loader = loader.region(aws_config::Region::new(r.clone()));
+    }
+    if let Some(url) = &opts.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    let shared = loader.load().await;
+    let mut conf = aws_sdk_s3::config::Builder::from(&shared);
+    if opts.force_path_style {
+        conf = conf.force_path_style(true);
+    }
+    aws_sdk_s3::Client::from_conf(conf.build())
+}
+
+impl Store {
+    /// Open a location; `client` is needed for `s3://` locations.
+    pub fn open(location: &Location, client: Option<&aws_sdk_s3::Client>) -> Result<Store> {
+        Ok(match location {
+            Location::Local(root) => Store::Local { root: root.clone() },
+            Location::S3 { bucket, prefix } => Store::S3 {
+                client: client
+                    .context("an S3 client is needed for s3:// locations")?
+                    .clone(),
+                bucket: bucket.clone(),
+                prefix: prefix.clone(),
+            },
+        })
+    }
+
+    /// Whether this is a local folder.
+    pub fn local_root(&self) -> Option<&Path> {
+        match self {
+            Store::Local { root } => Some(root),
+            Store::S3 { .. } => None,
+        }
+    }
+
+    fn full_key(prefix: &str, key: &str) -> String {
+        if prefix.is_empty() {
+            key.to_string()
+        } else {
+            format!("{prefix}/{key}")
+        }
+    }
+
+    fn local_path(root: &Path, key: &str) -> Result<PathBuf> {
+        // Keys come from listings and from trail itself; refuse anything that could leave the root.
+        if key.split('/').any(|p| p == ".." || p == ".")
+            || key.starts_with('/')
+            || key.contains('\\')
+        {
+            bail!("refusing key {key:?}: it would leave {}", root.display());
+        }
+        Ok(root.join(key))
+    }
+
+    /// One level under `dir` (a key prefix ending with `/`, or "" for the root):
+    /// the sub-folders (relative keys ending with `/`) and the objects.
+    pub async fn list_dir(&self, dir: &str) -> Result<(Vec<String>, Vec<Listed>)> {
+        match self {
+            Store::Local { root } => {
+                let path = if dir.is_empty() {
+                    root.clone()
+                } else {
+                    Store::local_path(root, dir.trim_end_matches('/'))?
+                };
+                let dir = dir.to_string();
+                let root = root.clone();
+                tokio::task::spawn_blocking(move || list_local_dir(&root, &path, &dir)).await?
+            }
+            Store::S3 {
+                client,
+                bucket,
+                prefix,
+            } => {
+                let full = Store::full_key(prefix, dir);
+                let strip = if prefix.is_empty() {
+                    0
+                } else {
+                    prefix.len() + 1
+                };
+                let mut dirs = Vec::new();
+                let mut objects = Vec::new();
+                let mut pages = client
+                    .list_objects_v2()
+                    .bucket(bucket)
+                    .prefix(&full)
+                    .delimiter("/")
+                    .into_paginator()
+                    .send();
+                while let Some(page) = pages.next().await {
+                    let page = page.with_context(|| format!("listing s3://{bucket}/{full}"))?;
+                    for p in page.common_prefixes() {
+                        if let Some(p) = p.prefix() {
+                            dirs.push(p[strip.min(p.len())..].to_string());
+                        }
+                    }
+                    for o in page.contents() {
+                        if let Some(k) = o.key() {
+                            objects.push(s3_listed(k, strip, o));
+                        }
+                    }
+                }
+                Ok((dirs, objects))
+            }
+        }
+    }
+
+    /// Every object under `dir` (recursively), sorted by key.
+    pub async fn list_all(&self, dir: &str) -> Result<Vec<Listed>> {
+        let mut out = match self {
+            Store::Local { .. } => {
+                let mut out = Vec::new();
+                let mut stack = vec![dir.to_string()];
+                while let Some(d) = stack.pop() {
+                    let (dirs, objects) = self.list_dir(&d).await?;
+                    out.extend(objects);
+                    stack.extend(dirs);
+                }
+                out
+            }
+            Store::S3 {
+                client,
+                bucket,
+                prefix,
+            } => {
+                let full = Store::full_key(prefix, dir);
+                let strip = if prefix.is_empty() {
+                    0
+                } else {
+                    prefix.len() + 1
+                };
+                let mut out = Vec::new();
+                let mut pages = client
+                    .list_objects_v2()
+                    .bucket(bucket)
+                    .prefix(&full)
+                    .into_paginator()
+                    .send();
+                while let Some(page) = pages.next().await {
+                    let page = page.with_context(|| format!("listing s3://{bucket}/{full}"))?;
+                    for o in page.contents() {
+                        if let Some(k) = o.key() {
+                            out.push(s3_listed(k, strip, o));
+                        }
+                    }
+                }
+                out
+            }
+        };
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+
+    /// The whole object. S3 GETs are retried when the request fails or the
+    /// body is cut midway (the SDK retries the former, never the latter).
+    pub async fn get(&self, key: &str) -> Result<Bytes> {
+        match self {
+            Store::Local { root } => {
+                let path = Store::local_path(root, key)?;
+                Ok(Bytes::from(
+                    tokio::fs::read(&path)
+                        .await
+                        .with_context(|| format!("reading {}", path.display()))?,
+                ))
+            }
+            Store::S3 {
+                client,
+                bucket,
+                prefix,
+            } => {
+                let full = Store::full_key(prefix, key);
+                let mut last = None;
+                for attempt in 0..GET_ATTEMPTS {
+                    if attempt > 0 {
+                        tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
+                    }
+                    match client.get_object().bucket(bucket).key(&full).send().await {
+                        Ok(out) => {
+                            let expected = out.content_length().map(|n| n as usize);
+                            match out.body.collect().await {
+                                Ok(body) => {
+                                    let bytes = body.into_bytes();
+                                    match expected {
+                                        Some(n) if n != bytes.len() => {
+                                            last = Some(anyhow!(
+                                                "body cut after {} of {n} bytes",
+                                                bytes.len()
+                                            ));
+                                        }
+                                        _ => return Ok(bytes),
+                                    }
+                                }
+                                Err(e) => last = Some(anyhow!("body cut: {e}")),
+                            }
+                        }
+                        Err(e) => {
+                            last = Some(anyhow!(
+                                aws_sdk_s3::error::DisplayErrorContext(e).to_string()
+                            ))
+                        }
+                    }
+                    tracing::debug!(key = %full, attempt, "GET failed, retrying");
+                }
+                Err(last.unwrap_or_else(|| anyhow!("no attempt made"))).with_context(|| {
+                    format!("reading s3://{bucket}/{full} ({GET_ATTEMPTS} attempts)")
+                })
+            }
+        }
+    }
+
+    /// The object, or `None` when it does not exist.
+    pub async fn get_optional(&self, key: &str) -> Result<Option<Bytes>> {
+        match self {
+            Store::Local { root } => {
+                let path = Store::local_path(root, key)?;
+                match tokio::fs::read(&path).await {
+                    Ok(b) => Ok(Some(Bytes::from(b))),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+                }
+            }
+            Store::S3 {
+                client,
+                bucket,
+                prefix,
+            } => {
+                let full = Store::full_key(prefix, key);
+                match client.get_object().bucket(bucket).key(&full).send().await {
+                    Ok(out) => Ok(Some(
+                        out.body
+                            .collect()
+                            .await
+                            .with_context(|| format!("reading s3://{bucket}/{full}"))?
+                            .into_bytes(),
+                    )),
+                    Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
+                    Err(e) => Err(anyhow!(
+                        aws_sdk_s3::error::DisplayErrorContext(e).to_string()
+                    ))
+                    .with_context(|| format!("reading s3://{bucket}/{full}")),
+                }
+            }
+        }
+    }
+
+    /// Write a small object atomically (local: temporary file, sync, rename).
+    pub async fn put(&self, key: &str, body: Bytes) -> Result<()> {
+        match self {
+            Store::Local { root } => {
+                let path = Store::local_path(root, key)?;
+                tokio::task::spawn_blocking(move || write_atomic(&path, &body)).await?
+            }
+            Store::S3 {
+                client,
+                bucket,
+                prefix,
+            } => {
+                let full = Store::full_key(prefix, key);
+                client
+                    .put_object()
+                    .bucket(bucket)
+                    .key(&full)
+                    .body(ByteStream::from(body))
+                    .send()
+                    .await
+                    .map_err(|e| anyhow!(aws_sdk_s3::error::DisplayErrorContext(e).to_string()))
+                    .with_context(|| format!("writing s3://{bucket}/{full}"))?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Publish a finished local file under `key`: a rename for a local
+    /// destination (the file must be on the same file system), an upload for
+    /// S3 (in parts for large files; the object appears only when complete).
+    pub async fn publish_file(&self, key: &str, file: &Path) -> Result<()> {
+        match self {
+            Store::Local { root } => {
+                let target = Store::local_path(root, key)?;
+                let file = file.to_path_buf();
+                tokio::task::spawn_blocking(move || -> Result<()> {
+                    if let Some(dir) = target.parent() {
+                        std::fs::create_dir_all(dir)
+                            .with_context(|| format!("creating {}", dir.display()))?;
+                    }
+                    std::fs::File::open(&file)?.sync_all()?;
+                    std::fs::rename(&file, &target).with_context(|| {
+                        format!("publishing {} as {}", file.display(), target.display())
+                    })
+                })
+                .await?
+            }
+            Store::S3 {
+                client,
+                bucket,
+                prefix,
+            } => {
+                let full = Store::full_key(prefix, key);
+                let len = tokio::fs::metadata(file).await?.len();
+                let result = if len < MULTIPART_THRESHOLD {
+                    let body = ByteStream::from_path(file).await?;
+                    client
+                        .put_object()
+                        .bucket(bucket)
+                        .key(&full)
+                        .body(body)
+                        .send()
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| anyhow!(aws_sdk_s3::error::DisplayErrorContext(e).to_string()))
+                } else {
+                    upload_parts(client, bucket, &full, file).await
+                };
+                result.with_context(|| {
+                    format!("uploading {} to s3://{bucket}/{full}", file.display())
+                })?;
+                tokio::fs::remove_file(file).await.ok();
+                Ok(())
+            }
+        }
+    }
+
+    /// Delete an object; a missing one is not an error.
+    pub async fn delete(&self, key: &str) -> Result<()> {
+        match self {
+            Store::Local { root } => {
+                let path = Store::local_path(root, key)?;
+                match tokio::fs::remove_file(&path).await {
+                    Ok(()) => Ok(()),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                    Err(e) => Err(e).with_context(|| format!("removing {}", path.display())),
+                }
+            }
+            Store::S3 {
+                client,
+                bucket,
+                prefix,
+            } => {
+                let full = Store::full_key(prefix, key);
+                client
+                    .delete_object()
+                    .bucket(bucket)
+                    .key(&full)
+                    .send()
+                    .await
+                    .map_err(|e| anyhow!(aws_sdk_s3::error::DisplayErrorContext(e).to_string()))
+                    .with_context(|| format!("deleting s3://{bucket}/{full}"))?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Abort unfinished multipart uploads under `dir` whose key contains `tag`
+    /// (left by a run killed while uploading). Local folders have none.
+    pub async fn abort_uploads(&self, dir: &str, tag: &str) -> Result<usize> {
+        let Store::S3 {
+            client,
+            bucket,
+            prefix,
+        } = self
+        else {
+            return Ok(0);
+        };
+        let full = Store::full_key(prefix, dir);
+        let out = client
+            .list_multipart_uploads()
+            .bucket(bucket)
+            .prefix(&full)
+            .send()
+            .await
+            .map_err(|e| anyhow!(aws_sdk_s3::error::DisplayErrorContext(e).to_string()))
+            .with_context(|| format!("listing multipart uploads under s3://{bucket}/{full}"))?;
+        let mut aborted = 0;
+        for u in out.uploads() {
+            let (Some(key), Some(id)) = (u.key(), u.upload_id()) else {
+                continue;
+            };
+            if key.contains(tag) {
+                client
+                    .abort_multipart_upload()
+                    .bucket(bucket)
+                    .key(key)
+                    .upload_id(id)
+                    .send()
+                    .await
+                    .map_err(|e| anyhow!(aws_sdk_s3::error::DisplayErrorContext(e).to_string()))?;
+                aborted += 1;
+            }
+        }
+        Ok(aborted)
+    }
+}
+
+impl std::fmt::Display for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Store::Local { root } => write!(f, "{}", root.display()),
+            Store::S3 { bucket, prefix, .. } => write!(f, "s3://{bucket}/{prefix}"),
+        }
+    }
+}
+
+fn s3_listed(key: &str, strip: usize, o: &aws_sdk_s3::types::Object) -> Listed {
+    Listed {
+        key: key[strip.min(key.len())..].to_string(),
+        size: o.size().unwrap_or(0).max(0) as u64,
+        etag: o.e_tag().unwrap_or_default().trim_matches('"').to_string(),
+        path: None,
+    }
+}
+
+fn list_local_dir(root: &Path, path: &Path, dir: &str) -> Result<(Vec<String>, Vec<Listed>)> {
+    let mut dirs = Vec::new();
+    let mut objects = Vec::new();
+    let entries = match std::fs::read_dir(path) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((dirs, objects)),
+        Err(e) => return Err(e).with_context(|| format!("listing {}", path.display())),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue;
+        }
+        let meta = entry.metadata()?;
+        if meta.is_dir() {
+            dirs.push(format!("{dir}{name}/"));
+        } else {
+            let mtime = meta
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos());
+            objects.push(Listed {
+                key: format!("{dir}{name}"),
+                size: meta.len(),
+                etag: format!("{}-{mtime}", meta.len()),
+                path: Some(root.join(format!("{dir}{name}"))),
+            });
+        }
+    }
+    dirs.sort();
+    objects.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok((dirs, objects))
+}
+
+fn write_atomic(path: &Path, body: &[u8]) -> Result<()> {
+    let dir = path.parent().context("no parent folder")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let name = path.file_name().context("no file name")?.to_string_lossy();
+    let tmp = dir.join(format!(".{name}.tmp"));
+    std::fs::write(&tmp, body).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::File::open(&tmp)?.sync_all()?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
+}
+
+async fn upload_parts(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    file: &Path,
+) -> Result<()> {
+    use tokio::io::AsyncReadExt;
+    let err = |e: String| anyhow!(e);
+    let created = client
+        .create_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| err(aws_sdk_s3::error::DisplayErrorContext(e).to_string()))?;
+    let id = created.upload_id().context("no upload id")?.to_string();
+    let result: Result<Vec<CompletedPart>> = async {
+        let mut f = tokio::fs::File::open(file).await?;
+        let mut parts = Vec::new();
+        let mut n = 1;
+        loop {
+            let mut buf = Vec::with_capacity(PART_SIZE);
+            (&mut f)
+                .take(PART_SIZE as u64)
+                .read_to_end(&mut buf)
+                .await?;
+            if buf.is_empty() {
+                break;
+            }
+            let part = client
+                .upload_part()
+                .bucket(bucket)
+                .key(key)
+                .upload_id(&id)
+                .part_number(n)
+                .body(ByteStream::from(buf))
+                .send()
+                .await
+                .map_err(|e| err(aws_sdk_s3::error::DisplayErrorContext(e).to_string()))?;
+            parts.push(
+                CompletedPart::builder()
+                    .part_number(n)
+                    .set_e_tag(part.e_tag().map(String::from))
+                    .build(),
+            );
+            n += 1;
+        }
+        Ok(parts)
+    }
+    .await;
+    match result {
+        Ok(parts) => {
+            client
+                .complete_multipart_upload()
+                .bucket(bucket)
+                .key(key)
+                .upload_id(&id)
+                .multipart_upload(
+                    CompletedMultipartUpload::builder()
+                        .set_parts(Some(parts))
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(|e| err(aws_sdk_s3::error::DisplayErrorContext(e).to_string()))?;
+            Ok(())
+        }
+        Err(e) => {
+            let _ = client
+                .abort_multipart_upload()
+                .bucket(bucket)
+                .key(key)
+                .upload_id(&id)
+                .send()
+                .await;
+            Err(e)
+        }
+    }
+}
