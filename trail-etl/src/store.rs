@@ -425,14 +425,28 @@ impl Store {
             return Ok(0);
         };
         let full = Store::full_key(prefix, dir);
-        let out = client
+        let out = match client
             .list_multipart_uploads()
             .bucket(bucket)
             .prefix(&full)
             .send()
             .await
-            .map_err(|e| anyhow!(aws_sdk_s3::error::DisplayErrorContext(e).to_string()))
-            .with_context(|| format!("listing multipart uploads under s3://{bucket}/{full}"))?;
+        {
+            Ok(out) => out,
+            // Some S3-compatible stores (s3s-fs among them) do not list uploads: nothing to abort there.
+            Err(e)
+                if e.as_service_error().and_then(|s| s.meta().code()) == Some("NotImplemented") =>
+            {
+                tracing::debug!("s3://{bucket}/{full}: the store cannot list multipart uploads");
+                return Ok(0);
+            }
+            Err(e) => {
+                return Err(anyhow!(
+                    aws_sdk_s3::error::DisplayErrorContext(e).to_string()
+                ))
+                .with_context(|| format!("listing multipart uploads under s3://{bucket}/{full}"))
+            }
+        };
         let mut aborted = 0;
         for u in out.uploads() {
             let (Some(key), Some(id)) = (u.key(), u.upload_id()) else {

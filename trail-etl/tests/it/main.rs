@@ -1,6 +1,9 @@
-//! End-to-end tests of the `trail-etl` binary on local folders.
+//! End-to-end tests of the `trail-etl` binary on local folders and on a
+//! real S3-compatible server.
 
 #![allow(clippy::unwrap_used)]
 
 mod local;
+mod s3;
+mod s3server;
 mod util;

@@ -25,19 +25,35 @@ pub struct Outcome {
     pub stderr: String,
 }
 
-/// Run `trail-etl run --json` with extra arguments.
+/// Run `trail-etl run --json` on local folders with extra arguments.
 pub fn run(source: &Path, dest: &Path, extra: &[&str]) -> Outcome {
-    let out = Command::new(env!("CARGO_BIN_EXE_trail-etl"))
-        .arg("run")
-        .arg("--source")
-        .arg(source)
-        .arg("--dest")
-        .arg(dest)
-        .arg("--json")
+    let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+    run_at(
+        &source.to_string_lossy(),
+        &dest.to_string_lossy(),
+        &extra,
+        &[],
+    )
+}
+
+/// The `trail-etl run` command for any locations, extra arguments and environment.
+pub fn command(source: &str, dest: &str, extra: &[String], env: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_trail-etl"));
+    cmd.args(["run", "--source", source, "--dest", dest, "--json"])
         .args(extra)
         .env_remove("RUST_LOG")
-        .output()
-        .unwrap();
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_ENDPOINT_URL_S3");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+/// Run `trail-etl run --json` on any locations.
+pub fn run_at(source: &str, dest: &str, extra: &[String], env: &[(&str, &str)]) -> Outcome {
+    let out = command(source, dest, extra, env).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let summary = serde_json::from_str(stdout.trim())
@@ -117,4 +133,30 @@ pub fn copy_tree(from: &Path, to: &Path) {
         std::fs::create_dir_all(target.parent().unwrap()).unwrap();
         std::fs::copy(from.join(&f), target).unwrap();
     }
+}
+
+/// Every row of a table, in a canonical order (source_key, record_index, then
+/// the table name for table_access), for comparing two runs.
+pub fn canonical(dest: &Path, table: &str) -> RecordBatch {
+    let batches = table_rows(dest, table);
+    let schema = batches[0].schema();
+    let all = arrow_select::concat::concat_batches(&schema, &batches).unwrap();
+    let mut keys = vec![
+        arrow_ord::sort::SortColumn {
+            values: all.column_by_name("source_key").unwrap().clone(),
+            options: None,
+        },
+        arrow_ord::sort::SortColumn {
+            values: all.column_by_name("record_index").unwrap().clone(),
+            options: None,
+        },
+    ];
+    if let Some(t) = all.column_by_name("table_name") {
+        keys.push(arrow_ord::sort::SortColumn {
+            values: t.clone(),
+            options: None,
+        });
+    }
+    let idx = arrow_ord::sort::lexsort_to_indices(&keys, None).unwrap();
+    arrow_select::take::take_record_batch(&all, &idx).unwrap()
 }
