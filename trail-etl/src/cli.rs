@@ -44,6 +44,36 @@ enum Command {
     /// objects or records were skipped as bad (listed in the summary).
     #[command(verbatim_doc_comment)]
     Run(RunCli),
+    /// Print the CREATE TABLE statements for the tables under DEST.
+    ///
+    /// Generated from the same schemas the writer uses. Athena: external Parquet
+    /// tables with partition projection on event_date (no crawler, no MSCK REPAIR).
+    /// Trino: Hive connector tables plus a partition sync call.
+    ///
+    /// Examples:
+    ///   trail-etl ddl --dest s3://lake/cloudtrail --database cloudtrail > tables.sql
+    ///   trail-etl ddl --dest s3://lake/cloudtrail --engine trino --catalog hive
+    #[command(verbatim_doc_comment)]
+    Ddl(DdlCli),
+}
+
+#[derive(Debug, Args)]
+struct DdlCli {
+    /// Where the tables live: s3://bucket/prefix (as given to `run --dest`).
+    #[arg(long, env = "TRAIL_DEST")]
+    dest: String,
+    /// Database (schema) to create the tables in.
+    #[arg(long, env = "TRAIL_DATABASE", default_value = "cloudtrail")]
+    database: String,
+    /// SQL engine.
+    #[arg(long, value_enum, default_value_t = crate::ddl::Engine::Athena)]
+    engine: crate::ddl::Engine,
+    /// First day of the projected event_date range (Athena).
+    #[arg(long, default_value = "2013-11-01", value_parser = parse_date)]
+    projection_start: NaiveDate,
+    /// Trino catalog of the Hive connector (Trino).
+    #[arg(long, default_value = "hive")]
+    catalog: String,
 }
 
 #[derive(Debug, Args)]
@@ -173,6 +203,22 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => run_command(args),
+        Command::Ddl(args) => {
+            if !args.dest.starts_with("s3://") {
+                return usage(
+                    "ddl --dest must be an s3:// location (where Athena or Trino reads the tables)",
+                );
+            }
+            let opts = crate::ddl::DdlOptions {
+                location: args.dest,
+                database: args.database,
+                engine: args.engine,
+                projection_start: args.projection_start.format("%Y-%m-%d").to_string(),
+                catalog: args.catalog,
+            };
+            print!("{}", crate::ddl::all_tables(&opts));
+            ExitCode::SUCCESS
+        }
     }
 }
 

@@ -8,6 +8,7 @@
 //! ledger under `DEST/_trail/` makes runs incremental and idempotent.
 
 pub mod cli;
+pub mod ddl;
 pub mod hash;
 pub mod ledger;
 pub mod listing;

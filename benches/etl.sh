@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# End-to-end throughput and memory of `trail-etl run` (local folder to local folder).
+#
+#   bash benches/etl.sh [MEGABYTES] [RUNS]
+#
+# Generates (once, cached under target/bench-data/) a seeded CloudTrail bucket
+# holding about MEGABYTES MiB of uncompressed JSON (default 2048), then runs
+# the release binary RUNS times (default 3) into a fresh destination, printing
+# for each run the wall time, MiB/s of JSON, records/s and peak RSS
+# (/usr/bin/time), and the medians.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MB=${1:-2048}
+RUNS=${2:-3}
+EXTRA=("${@:3}")
+DATA="target/bench-data/bucket-${MB}mb"
+cargo build --release -q -p trail-etl -p benches
+if [ ! -f "$DATA/.done" ]; then
+  rm -rf "$DATA"
+  ./target/release/gen-bucket "$DATA" "$MB" 42
+  touch "$DATA/.done"
+fi
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/{print $2}') GiB"
+echo "input: $(du -sh "$DATA" | cut -f1) gzip in $(find "$DATA" -name '*.json.gz' | wc -l) objects"
+results=()
+for i in $(seq 1 "$RUNS"); do
+  OUT=$(mktemp -d target/bench-data/out.XXXXXX)
+  /usr/bin/time -f "%e %M" -o target/bench-data/time.txt \
+    ./target/release/trail-etl run --source "$DATA" --dest "$OUT" --json -q "${EXTRA[@]}" > target/bench-data/summary.json
+  read -r secs rss_kb < target/bench-data/time.txt
+  line=$(python3 - "$secs" "$rss_kb" "$OUT" <<'PY'
+import json, sys
+secs, rss_kb, out = float(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+s = json.load(open("target/bench-data/summary.json"))
+mib = s["json_bytes"] / 2**20
+parquet = s["bytes_written"] / 2**20
+print(f"{secs:.2f} {mib/secs:.1f} {s['records']/secs:.0f} {rss_kb/1024:.0f} {s['records']} {mib:.0f} {s['bytes_read']/2**20:.0f} {parquet:.0f} {len(s['files'])}")
+PY
+)
+  rm -rf "$OUT"
+  read -r -a f <<< "$line"
+  echo "run $i: ${f[0]}s, ${f[1]} MiB/s of JSON, ${f[2]} records/s, peak RSS ${f[3]} MiB (records ${f[4]}, JSON ${f[5]} MiB, gzip ${f[6]} MiB, Parquet ${f[7]} MiB in ${f[8]} files)"
+  results+=("$line")
+done
+printf '%s\n' "${results[@]}" | python3 -c '
+import sys, statistics as st
+rows = [l.split() for l in sys.stdin if l.strip()]
+med = lambda i: st.median(float(r[i]) for r in rows)
+print(f"median: {med(0):.2f} s, {med(1):.1f} MiB/s of JSON, {med(2):.0f} records/s, peak RSS {med(3):.0f} MiB")
+'
