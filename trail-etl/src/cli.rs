@@ -43,7 +43,7 @@ enum Command {
     /// Exit codes: 0 all good, 1 run failed, 2 usage error, 3 finished but some
     /// objects or records were skipped as bad (listed in the summary).
     #[command(verbatim_doc_comment)]
-    Run(RunCli),
+    Run(Box<RunCli>),
     /// Print the CREATE TABLE statements for the tables under DEST.
     ///
     /// Generated from the same schemas the writer uses. Athena: external Parquet
@@ -202,7 +202,7 @@ fn init_logging(verbose: u8, quiet: bool) {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run(args) => run_command(args),
+        Command::Run(args) => run_command(*args),
         Command::Ddl(args) => {
             if !args.dest.starts_with("s3://") {
                 return usage(
