@@ -6,4 +6,5 @@
 mod local;
 mod s3;
 mod s3server;
+mod sql_files;
 mod util;
