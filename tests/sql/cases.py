@@ -1,0 +1,136 @@
+"""Queries over the views, in Athena SQL, with the rows Athena must return for
+the Parquet that `trail-etl run` writes from examples/bucket. Worked out by
+hand from the fixtures (examples/fixtures) and Athena semantics; run on DuckDB
+(transpiled) by test_sql.py and on a real Trino server by test_trino.py."""
+
+JANE = "jane.doe@example.com"
+MARCO = "marco.rossi@example.com"
+TS = "%Y-%m-%d %H:%i:%s"
+
+CASES = {
+    "table_reads_daily": (
+        f"""SELECT event_date, actor, database_name, table_name, access_level, via, calls, denied_calls,
+                   date_format(first_seen, '{TS}'), date_format(last_seen, '{TS}')
+            FROM table_reads_daily ORDER BY 1, 2, 3 NULLS FIRST, 4 NULLS FIRST""",
+        [
+            ("2026-03-02", "bob", "finance", None, "database", "direct", 0, 1, "2026-03-02 09:04:30", "2026-03-02 09:04:30"),
+            ("2026-03-02", "bob", "sales", None, "database", "direct", 1, 0, "2026-03-02 09:04:00", "2026-03-02 09:04:00"),
+            ("2026-03-02", JANE, None, None, "table", "athena", 1, 0, "2026-03-02 09:06:00", "2026-03-02 09:06:00"),
+            ("2026-03-02", JANE, "sales", None, "database", "athena", 1, 0, "2026-03-02 09:06:30", "2026-03-02 09:06:30"),
+            ("2026-03-02", JANE, "sales", "customers", "table", "athena", 1, 0, "2026-03-02 09:00:59", "2026-03-02 09:00:59"),
+            # GetTable + BatchGetTable + GetPartitions + Lake Formation GetDataAccess
+            ("2026-03-02", JANE, "sales", "orders", "table", "athena", 4, 0, "2026-03-02 09:00:59", "2026-03-02 09:01:00"),
+            ("2026-03-02", JANE, "sales", "regions", "table", "athena", 1, 0, "2026-03-02 09:00:59", "2026-03-02 09:00:59"),
+            ("2026-03-02", MARCO, "marketing", "campaigns", "table", "athena", 1, 0, "2026-03-02 23:58:31", "2026-03-02 23:58:31"),
+            # A record without eventTime: partitioned by its delivery day, no time.
+            ("2026-03-03", MARCO, "marketing", None, "database", "athena", 1, 0, None, None),
+            ("2026-03-03", MARCO, "marketing", "campaigns", "table", "athena", 1, 0, "2026-03-03 00:01:03", "2026-03-03 00:01:03"),
+        ],
+    ),
+    "table_reads_daily_roles": (
+        "SELECT DISTINCT actor, role_name FROM table_reads_daily ORDER BY 1",
+        [
+            ("bob", None),
+            (JANE, "AWSReservedSSO_DataAnalyst_0123456789abcdef"),
+            (MARCO, "AWSReservedSSO_Marketing_fedcba9876543210"),
+        ],
+    ),
+    "table_audit": (
+        """SELECT event_name, actor, via, athena_query_id, error_code
+           FROM table_audit WHERE database_name = 'staging' OR (database_name = 'sales' AND table_name = 'orders')
+           ORDER BY event_time, event_name""",
+        [
+            ("BatchGetTable", JANE, "athena", None, None),
+            ("GetTable", JANE, "athena", None, None),
+            ("GetDataAccess", JANE, "athena", "a1b2c3d4-1111-4222-8333-000000000001", None),
+            ("GetPartitions", JANE, "athena", None, None),
+            ("CreateTable", "glue-job-nightly-42", "direct", None, None),
+            ("UpdateTable", "glue-job-nightly-42", "direct", None, None),
+            ("DeleteTable", "glue-job-nightly-42", "direct", None, None),
+        ],
+    ),
+    "table_last_access": (
+        f"""SELECT database_name, table_name, date_format(last_read, '{TS}'), readers, reads,
+                   days_since_last_read = date_diff('day', CAST(last_read AS date), current_date)
+            FROM table_last_access ORDER BY 1, 2""",
+        [
+            ("marketing", "campaigns", "2026-03-03 00:01:03", 1, 2, True),
+            ("sales", "customers", "2026-03-02 09:00:59", 1, 1, True),
+            ("sales", "orders", "2026-03-02 09:01:00", 1, 4, True),
+            ("sales", "regions", "2026-03-02 09:00:59", 1, 1, True),
+        ],
+    ),
+    "table_last_access_ignores_writes": (
+        "SELECT count(*) FROM table_last_access WHERE database_name = 'staging'",
+        [(0,)],
+    ),
+    "athena_usage_daily": (
+        "SELECT event_date, actor, workgroup, queries, rejected_queries, databases FROM athena_usage_daily ORDER BY 1, 2, 3",
+        [
+            ("2017-05-04", "johndoe", "primary", 1, 0, 0),
+            ("2026-03-02", "etl-bot", "primary", 1, 1, 1),
+            ("2026-03-02", JANE, "analysts", 1, 0, 1),
+            ("2026-03-02", MARCO, "airflow-marketing", 1, 0, 1),
+            ("2026-03-03", MARCO, "airflow-marketing", 1, 0, 1),
+        ],
+    ),
+    "athena_workgroups_daily": (
+        """SELECT event_date, workgroup, workgroup_family, airflow_folder, queries, actors, rejected_queries
+           FROM athena_workgroups_daily ORDER BY 1, 2""",
+        [
+            ("2017-05-04", "primary", "primary", None, 1, 1, 0),
+            ("2026-03-02", "airflow-marketing", "airflow", "marketing", 1, 1, 0),
+            ("2026-03-02", "analysts", "analysts", None, 1, 1, 0),
+            ("2026-03-02", "primary", "primary", None, 1, 1, 1),
+            ("2026-03-03", "airflow-marketing", "airflow", "marketing", 1, 1, 0),
+        ],
+    ),
+    "failed_calls_daily": (
+        """SELECT event_date, actor, event_name, error_code, denied, calls
+           FROM failed_calls_daily WHERE event_date = '2026-03-02' ORDER BY 2, 3""",
+        [
+            ("2026-03-02", "bob", "GetDatabase", "AccessDeniedException", True, 1),
+            ("2026-03-02", "bob", "GetObject", "AccessDenied", True, 1),
+            ("2026-03-02", "etl-bot", "StartQueryExecution", "InvalidRequestException", False, 1),
+        ],
+    ),
+    "failed_calls_daily_counts_each_event_once": (
+        """SELECT (SELECT sum(calls) FROM failed_calls_daily)
+                = (SELECT count(DISTINCT coalesce(event_id, source_key || '#' || CAST(record_index AS varchar)) || event_name)
+                   FROM events WHERE error_code IS NOT NULL),
+                  (SELECT sum(calls) FROM failed_calls_daily) >= 5""",
+        [(True, True)],
+    ),
+    "s3_object_reads_daily": (
+        # jane's first read was delivered twice and counts once; bob's denied read is not a read.
+        "SELECT event_date, actor, bucket, key_prefix, objects_read, bytes_out FROM s3_object_reads_daily ORDER BY 2",
+        [
+            ("2026-03-02", JANE, "example-lake-210987654321", "sales", 2, 3145728.0),
+            ("2026-03-02", MARCO, "example-lake-210987654321", "marketing", 1, 512.0),
+        ],
+    ),
+    "cloudtrail_compat": (
+        """SELECT eventtime, eventname, useridentity.type, useridentity.sessioncontext.sessionissuer.username,
+                  useridentity.sessioncontext.attributes.mfaauthenticated, readonly, tlsdetails.tlsversion,
+                  resources[1].arn, requestparameters
+           FROM cloudtrail_compat WHERE eventid = 's3data-0003-4e1d-9f2a-000000000003'""",
+        [
+            (
+                "2026-03-02T09:02:00Z",
+                "GetObject",
+                "AssumedRole",
+                "AWSReservedSSO_Marketing_fedcba9876543210",
+                "false",
+                "true",
+                "TLSv1.3",
+                "arn:aws:s3:::example-lake-210987654321/marketing/campaigns/part-00000.parquet",
+                '{"bucketName":"example-lake-210987654321","Host":"example-lake-210987654321.s3.eu-west-1.amazonaws.com",'
+                '"key":"marketing/campaigns/part-00000.parquet"}',
+            )
+        ],
+    ),
+    "cloudtrail_compat_keeps_every_event": (
+        "SELECT (SELECT count(*) FROM cloudtrail_compat) = (SELECT count(*) FROM events)",
+        [(True,)],
+    ),
+}

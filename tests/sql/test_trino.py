@@ -1,0 +1,132 @@
+"""The DDL and the views on a real Trino server (the engine Athena v3 is built
+on): trail-etl writes the tables to an S3-compatible server (s3s-fs) on
+127.0.0.1, Trino's Hive connector reads them through its native S3 file
+system, `trail-etl ddl --engine trino` creates the tables, every view of
+sql/views is created unchanged, and each case of cases.py returns the same
+rows as on DuckDB.
+
+Needs TRINO_HOME (a trino-server-core with the Hive plugin), a Java 24+ in
+TRINO_JAVA_HOME and s3s-fs; `bash .ci/run` installs them (tests/sql/setup-trino.sh)
+and sets TRAIL_REQUIRE_TRINO=1 so that a missing server fails instead of skipping.
+"""
+
+import os
+import pathlib
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+import pytest
+
+from cases import CASES
+from conftest import ROOT, trail_etl
+from trino_client import execute, statements
+
+ACCESS, SECRET = "trail-test-access", "trail-test-secret"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(check, what: str, timeout: float):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if check():
+                return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"{what} did not start within {timeout}s")
+
+
+@pytest.fixture(scope="module")
+def trino():
+    home = os.environ.get("TRINO_HOME")
+    if not home:
+        if os.environ.get("TRAIL_REQUIRE_TRINO"):
+            pytest.fail("TRINO_HOME is not set (tests/sql/setup-trino.sh prints it)")
+        pytest.skip("TRINO_HOME not set: run bash .ci/run, which installs Trino, to include this check")
+    java_home = os.environ["TRINO_JAVA_HOME"]
+    s3s = os.environ.get("TRAIL_S3S_FS") or shutil.which("s3s-fs") or str(pathlib.Path.home() / ".cargo/bin/s3s-fs")
+    work = pathlib.Path(tempfile.mkdtemp(prefix="trail-trino-"))
+    processes = []
+    try:
+        # S3-compatible store with the tables trail-etl writes.
+        (work / "s3" / "lake").mkdir(parents=True)
+        s3_port = free_port()
+        processes.append(subprocess.Popen(
+            [s3s, "--host", "127.0.0.1", "--port", str(s3_port), "--access-key", ACCESS, "--secret-key", SECRET, str(work / "s3")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        ))
+        wait_for(lambda: socket.create_connection(("127.0.0.1", s3_port), timeout=1).close() is None, "s3s-fs", 20)
+        env = dict(os.environ, AWS_ACCESS_KEY_ID=ACCESS, AWS_SECRET_ACCESS_KEY=SECRET, AWS_REGION="us-east-1",
+                   AWS_EC2_METADATA_DISABLED="true", AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null")
+        env.pop("AWS_PROFILE", None)
+        subprocess.run(
+            [trail_etl(), "run", "--source", str(ROOT / "examples" / "bucket"), "--dest", "s3://lake/tables",
+             "--endpoint-url", f"http://127.0.0.1:{s3_port}", "--force-path-style", "-q"],
+            check=True, env=env,
+        )
+
+        # Trino: one node, a Hive catalog with a file metastore in the same store.
+        etc = work / "etc"
+        (etc / "catalog").mkdir(parents=True)
+        port = free_port()
+        (etc / "node.properties").write_text(f"node.environment=test\nnode.id=trail-test\nnode.data-dir={work / 'data'}\n")
+        (etc / "jvm.config").write_text("-server\n-Xmx2G\n-XX:+UseG1GC\n-XX:+ExitOnOutOfMemoryError\n-Djdk.attach.allowAttachSelf=true\n")
+        (etc / "config.properties").write_text(
+            f"coordinator=true\nnode-scheduler.include-coordinator=true\nhttp-server.http.port={port}\n"
+            f"discovery.uri=http://127.0.0.1:{port}\nquery.max-memory=1GB\nquery.max-memory-per-node=1GB\n"
+        )
+        (etc / "log.properties").write_text("io.trino=WARN\n")
+        (etc / "catalog" / "hive.properties").write_text(
+            "connector.name=hive\nhive.metastore=file\nhive.metastore.catalog.dir=s3://lake/metastore\n"
+            f"fs.native-s3.enabled=true\ns3.endpoint=http://127.0.0.1:{s3_port}\ns3.region=us-east-1\n"
+            f"s3.path-style-access=true\ns3.aws-access-key={ACCESS}\ns3.aws-secret-key={SECRET}\n"
+        )
+        log = open(work / "trino.log", "w")
+        trino_env = dict(os.environ, JAVA_HOME=java_home, PATH=f"{java_home}/bin:{os.environ['PATH']}")
+        processes.append(subprocess.Popen(
+            [f"{home}/bin/launcher", "run", f"--etc-dir={etc}"], stdout=log, stderr=subprocess.STDOUT, env=trino_env,
+        ))
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_for(lambda: b'"starting":false' in urllib.request.urlopen(f"{base}/v1/info", timeout=2).read(), "Trino", 180)
+        except TimeoutError:
+            raise TimeoutError((work / "trino.log").read_text()[-4000:])
+
+        execute(base, "CREATE SCHEMA IF NOT EXISTS hive.cloudtrail", schema="default")
+        ddl = subprocess.run(
+            [trail_etl(), "ddl", "--engine", "trino", "--dest", "s3://lake/tables", "--database", "cloudtrail"],
+            check=True, capture_output=True, text=True,
+        ).stdout
+        for statement in statements(ddl):
+            execute(base, statement)
+        for path in sorted((ROOT / "sql" / "views").glob("*.sql")):
+            for statement in statements(path.read_text()):
+                execute(base, statement)
+        yield base
+    finally:
+        for p in reversed(processes):
+            p.kill()
+            p.wait()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def test_tables_hold_every_row(trino):
+    _, got = execute(trino, "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM table_access), (SELECT count(*) FROM athena_queries)")
+    assert got == [(63, 16, 5)]
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_view_results_on_trino(trino, name):
+    query, expected = CASES[name]
+    _, got = execute(trino, query)
+    assert got == expected
