@@ -1,0 +1,42 @@
+"""pyarrow and DuckDB both read every Parquet file trail-etl writes, and the
+files use only logical types Athena maps: INT64 TIMESTAMP(MILLIS, UTC) for
+times (no INT96, no nanoseconds), strings as UTF8, zstd compression."""
+
+import pathlib
+
+import pyarrow.parquet as pq
+
+from conftest import TABLES
+
+
+def parquet_files(dest: pathlib.Path):
+    files = sorted(p for t in TABLES for p in (dest / t).rglob("*.parquet"))
+    assert files
+    return files
+
+
+def test_pyarrow_reads_every_file_with_athena_types(dest):
+    for path in parquet_files(dest):
+        meta = pq.ParquetFile(path).metadata
+        schema = meta.schema
+        for i in range(len(schema)):
+            column = schema.column(i)
+            assert column.physical_type != "INT96", f"{path}: {column.path} is INT96"
+            logical = str(column.logical_type)
+            if "Timestamp" in logical:
+                assert column.physical_type == "INT64"
+                assert "timeUnit=milliseconds" in logical and "isAdjustedToUTC=true" in logical, f"{path}: {column.path} {logical}"
+            if column.physical_type == "BYTE_ARRAY":
+                assert "String" in logical, f"{path}: {column.path} {logical}"
+        for rg in range(meta.num_row_groups):
+            for c in range(meta.num_columns):
+                assert meta.row_group(rg).column(c).compression == "ZSTD"
+        table = pq.read_table(path)
+        assert table.num_rows == meta.num_rows > 0
+        assert str(table.schema.field("event_time").type) == "timestamp[ms, tz=UTC]"
+
+
+def test_duckdb_reads_every_file(dest, db):
+    for path in parquet_files(dest):
+        (count,) = db.execute(f"SELECT count(*) FROM read_parquet('{path}')").fetchone()
+        assert count == pq.ParquetFile(path).metadata.num_rows
