@@ -69,7 +69,7 @@ CASES = {
         [
             ("2017-05-04", "johndoe", "primary", 1, 0, 0),
             ("2026-03-02", "etl-bot", "primary", 1, 1, 1),
-            ("2026-03-02", JANE, "analysts", 1, 0, 1),
+            ("2026-03-02", JANE, "analysts", 4, 0, 1),
             ("2026-03-02", MARCO, "airflow-marketing", 1, 0, 1),
             ("2026-03-03", MARCO, "airflow-marketing", 1, 0, 1),
         ],
@@ -80,7 +80,7 @@ CASES = {
         [
             ("2017-05-04", "primary", "primary", None, 1, 1, 0),
             ("2026-03-02", "airflow-marketing", "airflow", "marketing", 1, 1, 0),
-            ("2026-03-02", "analysts", "analysts", None, 1, 1, 0),
+            ("2026-03-02", "analysts", "analysts", None, 4, 1, 0),
             ("2026-03-02", "primary", "primary", None, 1, 1, 1),
             ("2026-03-03", "airflow-marketing", "airflow", "marketing", 1, 1, 0),
         ],
@@ -132,5 +132,54 @@ CASES = {
     "cloudtrail_compat_keeps_every_event": (
         "SELECT (SELECT count(*) FROM cloudtrail_compat) = (SELECT count(*) FROM events)",
         [(True,)],
+    ),
+    # Costs: bytes from tests/athena/history.json, billed per athena_price ($5 per 2^40 bytes,
+    # rounded up to the MiB, 10 MiB minimum, nothing for FAILED or reused results).
+    "athena_query_costs": (
+        """SELECT query_execution_id, actor, state, data_scanned_bytes, billed_bytes, round(usd, 9)
+           FROM athena_query_costs ORDER BY query_execution_id""",
+        [
+            ("a1b2c3d4-1111-4222-8333-000000000001", JANE, "SUCCEEDED", 5368709120, 5368709120, 0.024414063),
+            ("a1b2c3d4-1111-4222-8333-000000000002", MARCO, "SUCCEEDED", 2097152, 10485760, 0.000047684),
+            ("a1b2c3d4-1111-4222-8333-000000000003", MARCO, "SUCCEEDED", 0, 0, 0.0),
+            ("a1b2c3d4-1111-4222-8333-000000000004", JANE, "SUCCEEDED", 52428800, 52428800, 0.000238419),
+            ("a1b2c3d4-1111-4222-8333-000000000005", JANE, "SUCCEEDED", 1099511627776, 1099511627776, 5.0),
+            ("a1b2c3d4-1111-4222-8333-000000000006", JANE, "FAILED", 0, 0, 0.0),
+            # Past Athena's retention: not enriched, so no cost rather than a wrong one.
+            ("b621c254-74e0-48e3-9630-78ed857782f9", "johndoe", None, None, None, None),
+        ],
+    ),
+    "athena_cost_daily": (
+        """SELECT event_date, actor, workgroup, queries, failed_queries, not_enriched, data_scanned_bytes, billed_bytes, round(usd, 6)
+           FROM athena_cost_daily ORDER BY 1, 2""",
+        [
+            ("2017-05-04", "johndoe", "primary", 1, 0, 1, None, None, None),
+            ("2026-03-02", JANE, "analysts", 4, 1, 0, 1104932765696, 1104932765696, 5.024652),
+            ("2026-03-02", MARCO, "airflow-marketing", 1, 0, 0, 2097152, 10485760, 0.000048),
+            ("2026-03-03", MARCO, "airflow-marketing", 1, 0, 0, 0, 0, 0.0),
+        ],
+    ),
+    "athena_workgroup_cost_daily": (
+        """SELECT event_date, workgroup, workgroup_family, queries, actors, round(usd, 6)
+           FROM athena_workgroup_cost_daily WHERE event_date >= '2026-03-01' ORDER BY 1, 2""",
+        [
+            ("2026-03-02", "airflow-marketing", "airflow", 1, 1, 0.000048),
+            ("2026-03-02", "analysts", "analysts", 4, 1, 5.024652),
+            ("2026-03-03", "airflow-marketing", "airflow", 1, 1, 0.0),
+        ],
+    ),
+    "athena_top_queries": (
+        """SELECT event_date, rank_in_day, actor, query FROM athena_top_queries ORDER BY 1, 2""",
+        [
+            ("2026-03-02", 1, JANE, "SELECT * FROM sales.orders"),
+            ("2026-03-02", 2, JANE, "SELECT o.region, sum(o.amount) FROM sales.orders o JOIN sales.customers c ON o.customer_id = c.id GROUP BY 1"),
+            ("2026-03-02", 3, JANE, "SELECT count(*) FROM sales.orders WHERE dt = '2026-03-01'"),
+            ("2026-03-02", 4, MARCO, "SELECT campaign, count(*) FROM marketing.campaigns WHERE dt = '2026-03-02' GROUP BY 1"),
+        ],
+    ),
+    "athena_unusual_queries": (
+        # jane's usual: (5 GiB + 50 MiB) / 2; the 1 TiB SELECT * is about 400 times that.
+        "SELECT actor, query_execution_id, round(times_usual, 1) FROM athena_unusual_queries",
+        [(JANE, "a1b2c3d4-1111-4222-8333-000000000005", 405.6)],
     ),
 }

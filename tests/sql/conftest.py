@@ -1,16 +1,79 @@
 """Shared fixtures: the Parquet tables trail-etl writes from the example bucket."""
 
+import contextlib
 import os
 import pathlib
+import socket
 import subprocess
+import sys
 import tempfile
+import time
 
 import duckdb
 import pytest
 import sqlglot
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-TABLES = ("events", "table_access", "athena_queries")
+TABLES = ("events", "table_access", "athena_queries", "athena_query_stats")
+AWS_TEST_ENV = {
+    "AWS_ACCESS_KEY_ID": "trail-test-access",
+    "AWS_SECRET_ACCESS_KEY": "trail-test-secret",
+    "AWS_REGION": "us-east-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "AWS_CONFIG_FILE": "/dev/null",
+    "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def fake_athena():
+    """The local stand-in for Athena's API with the fixture history (tests/athena)."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "athena" / "fake_athena.py"), "--port", str(port),
+         "--history", str(ROOT / "tests" / "athena" / "history.json")],
+    )
+    try:
+        deadline = time.time() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.kill()
+        process.wait()
+
+
+def enrich(dest: str, athena_url: str, extra=()):
+    env = dict(os.environ, **AWS_TEST_ENV)
+    env.pop("AWS_PROFILE", None)
+    subprocess.run([trail_etl(), "enrich", "--dest", dest, "--athena-endpoint-url", athena_url, "-q", *extra], check=True, env=env)
+
+
+def create_views(execute):
+    """Create every view of sql/views, in an order that satisfies their dependencies."""
+    pending = sorted((ROOT / "sql" / "views").glob("*.sql"))
+    while pending:
+        failed = []
+        for path in pending:
+            try:
+                execute(path)
+            except Exception as error:  # a view it needs is not there yet
+                failed.append((path, error))
+        if len(failed) == len(pending):
+            raise failed[0][1]
+        pending = [p for p, _ in failed]
 
 
 def trail_etl() -> str:
@@ -27,6 +90,8 @@ def dest() -> pathlib.Path:
         [trail_etl(), "run", "--source", str(ROOT / "examples" / "bucket"), "--dest", str(out), "-q"],
         check=True,
     )
+    with fake_athena() as url:
+        enrich(str(out), url)
     return out
 
 
@@ -40,9 +105,12 @@ def db(dest):
             f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{dest}/{table}/*/*.parquet', "
             "hive_partitioning = true, hive_types = {'event_date': 'VARCHAR'})"
         )
-    for path in sorted((ROOT / "sql" / "views").glob("*.sql")):
+
+    def create(path):
         for statement in sqlglot.transpile(path.read_text(), read="athena", write="duckdb"):
             con.execute(statement)
+
+    create_views(create)
     return con
 
 

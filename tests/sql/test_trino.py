@@ -22,7 +22,7 @@ import urllib.request
 import pytest
 
 from cases import CASES
-from conftest import ROOT, trail_etl
+from conftest import ROOT, create_views, enrich, fake_athena, trail_etl
 from trino_client import execute, statements
 
 ACCESS, SECRET = "trail-test-access", "trail-test-secret"
@@ -74,6 +74,8 @@ def trino():
              "--endpoint-url", f"http://127.0.0.1:{s3_port}", "--force-path-style", "-q"],
             check=True, env=env,
         )
+        with fake_athena() as url:
+            enrich("s3://lake/tables", url, ["--endpoint-url", f"http://127.0.0.1:{s3_port}", "--force-path-style"])
 
         # Trino: one node, a Hive catalog with a file metastore in the same store.
         etc = work / "etc"
@@ -109,9 +111,11 @@ def trino():
         ).stdout
         for statement in statements(ddl):
             execute(base, statement)
-        for path in sorted((ROOT / "sql" / "views").glob("*.sql")):
+        def create(path):
             for statement in statements(path.read_text()):
                 execute(base, statement)
+
+        create_views(create)
         yield base
     finally:
         for p in reversed(processes):
@@ -121,8 +125,12 @@ def trino():
 
 
 def test_tables_hold_every_row(trino):
-    _, got = execute(trino, "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM table_access), (SELECT count(*) FROM athena_queries)")
-    assert got == [(63, 16, 5)]
+    _, got = execute(
+        trino,
+        "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM table_access), "
+        "(SELECT count(*) FROM athena_queries), (SELECT count(*) FROM athena_query_stats)",
+    )
+    assert got == [(66, 16, 8, 6)]
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

@@ -55,6 +55,73 @@ enum Command {
     ///   trail-etl ddl --dest s3://lake/cloudtrail --engine trino --catalog hive
     #[command(verbatim_doc_comment)]
     Ddl(DdlCli),
+    /// Fetch Athena's statistics (SQL text, state, bytes scanned, times) for the
+    /// queries in DEST/athena_queries and write the athena_query_stats table.
+    ///
+    /// Calls BatchGetQueryExecution (50 ids a call, in each query's region) for the
+    /// ids not enriched yet; ids Athena no longer knows (past its ~45-day history)
+    /// are recorded as such and not asked again.
+    ///
+    /// Examples:
+    ///   trail-etl enrich --dest s3://lake/cloudtrail --json
+    ///   trail-etl enrich --dest ./out --accounts 111122223333 --region eu-west-1
+    #[command(verbatim_doc_comment)]
+    Enrich(Box<EnrichCli>),
+}
+
+#[derive(Debug, Args)]
+struct EnrichCli {
+    /// Where the tables are: a local folder or s3://bucket/prefix (as given to `run --dest`).
+    #[arg(long, env = "TRAIL_DEST")]
+    dest: String,
+    /// Only queries of these 12-digit account ids (comma-separated).
+    #[arg(long, env = "TRAIL_ACCOUNTS", value_delimiter = ',')]
+    accounts: Vec<String>,
+    #[command(flatten)]
+    aws: AwsCli,
+    /// Print one JSON summary object on stdout.
+    #[arg(long, env = "TRAIL_JSON")]
+    json: bool,
+    /// More logging (-v, -vv); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Less logging: errors only.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+/// AWS connection flags shared by `run` and `enrich`.
+#[derive(Debug, Args, Clone)]
+struct AwsCli {
+    /// S3 endpoint URL, for S3-compatible stores (else AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL).
+    #[arg(long, env = "TRAIL_ENDPOINT_URL")]
+    endpoint_url: Option<String>,
+    /// Address buckets by path (endpoint/bucket), as most S3-compatible stores need.
+    #[arg(long, env = "TRAIL_FORCE_PATH_STYLE")]
+    force_path_style: bool,
+    /// Athena endpoint URL (else AWS_ENDPOINT_URL_ATHENA / AWS_ENDPOINT_URL).
+    #[arg(long, env = "TRAIL_ATHENA_ENDPOINT_URL")]
+    athena_endpoint_url: Option<String>,
+    /// AWS profile (else AWS_PROFILE, else the default credential chain).
+    #[arg(long, env = "TRAIL_PROFILE")]
+    profile: Option<String>,
+    /// AWS region (else AWS_REGION or the profile's).
+    #[arg(long, env = "TRAIL_REGION")]
+    region: Option<String>,
+    /// Local folder for Parquet files on their way to an S3 destination.
+    #[arg(long, env = "TRAIL_WORK_DIR")]
+    work_dir: Option<std::path::PathBuf>,
+}
+
+impl AwsCli {
+    fn s3(&self) -> S3Options {
+        S3Options {
+            endpoint_url: self.endpoint_url.clone(),
+            force_path_style: self.force_path_style,
+            profile: self.profile.clone(),
+            region: self.region.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -125,18 +192,11 @@ struct RunCli {
     /// Show a progress bar on stderr (only when it is a terminal).
     #[arg(long, env = "TRAIL_PROGRESS")]
     progress: bool,
-    /// S3 endpoint URL, for S3-compatible stores (else AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL).
-    #[arg(long, env = "TRAIL_ENDPOINT_URL")]
-    endpoint_url: Option<String>,
-    /// Address buckets by path (endpoint/bucket), as most S3-compatible stores need.
-    #[arg(long, env = "TRAIL_FORCE_PATH_STYLE")]
-    force_path_style: bool,
-    /// AWS profile (else AWS_PROFILE, else the default credential chain).
-    #[arg(long, env = "TRAIL_PROFILE")]
-    profile: Option<String>,
-    /// AWS region (else AWS_REGION or the profile's).
-    #[arg(long, env = "TRAIL_REGION")]
-    region: Option<String>,
+    #[command(flatten)]
+    aws: AwsCli,
+    /// After the run, fetch Athena's statistics for the new queries (as `trail-etl enrich`).
+    #[arg(long, env = "TRAIL_ENRICH")]
+    enrich: bool,
     /// Memory budget in MiB for fetched objects and buffered rows (peak RSS stays near 2x this).
     #[arg(long, env = "TRAIL_MEMORY_MB", default_value_t = 512, value_parser = clap::value_parser!(u64).range(64..))]
     memory_mb: u64,
@@ -146,9 +206,6 @@ struct RunCli {
     /// Decoding threads (default: one per core).
     #[arg(long, env = "TRAIL_THREADS")]
     threads: Option<usize>,
-    /// Local folder for Parquet files on their way to an S3 destination.
-    #[arg(long, env = "TRAIL_WORK_DIR")]
-    work_dir: Option<std::path::PathBuf>,
     /// zstd compression level of the Parquet files.
     #[arg(long, env = "TRAIL_ZSTD_LEVEL", default_value_t = 3, value_parser = clap::value_parser!(i32).range(1..=22))]
     zstd_level: i32,
@@ -203,6 +260,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => run_command(*args),
+        Command::Enrich(args) => enrich_command(*args),
         Command::Ddl(args) => {
             if !args.dest.starts_with("s3://") {
                 return usage(
@@ -289,15 +347,10 @@ fn run_command(args: RunCli) -> ExitCode {
             zstd_level: args.zstd_level,
             ..WriteOptions::default()
         },
-        s3: S3Options {
-            endpoint_url: args.endpoint_url,
-            force_path_style: args.force_path_style,
-            profile: args.profile,
-            region: args.region,
-        },
+        s3: args.aws.s3(),
         limits,
         progress: args.progress,
-        work_dir: args.work_dir,
+        work_dir: args.aws.work_dir.clone(),
         today: None,
     };
     let started = std::time::Instant::now();
@@ -323,6 +376,24 @@ fn run_command(args: RunCli) -> ExitCode {
     if summary.duration_ms == 0 {
         summary.duration_ms = started.elapsed().as_millis() as u64;
     }
+    if args.enrich && !args.dry_run && summary.exit_code != 1 {
+        let e = crate::enrich::enrich(&enrich_args(
+            &run_args.dest,
+            &args.aws,
+            Vec::new(),
+            run_args.write.clone(),
+        ));
+        match e {
+            Ok(e) => {
+                eprint!("{}", enrich_human(&e));
+                summary.enrich = serde_json::to_value(&e).ok();
+            }
+            Err(err) => {
+                summary.error = Some(format!("enrich: {err:#}"));
+                summary.exit_code = 1;
+            }
+        }
+    }
     if args.json {
         match serde_json::to_string(&summary) {
             Ok(text) => println!("{text}"),
@@ -331,6 +402,67 @@ fn run_command(args: RunCli) -> ExitCode {
     }
     if !args.quiet || summary.exit_code != 0 {
         eprint!("{}", summary.human());
+    }
+    ExitCode::from(summary.exit_code as u8)
+}
+
+fn enrich_args(
+    dest: &Option<Location>,
+    aws: &AwsCli,
+    accounts: Vec<String>,
+    write: WriteOptions,
+) -> crate::enrich::EnrichArgs {
+    crate::enrich::EnrichArgs {
+        dest: dest.clone(),
+        s3: aws.s3(),
+        athena_endpoint_url: aws.athena_endpoint_url.clone(),
+        accounts,
+        write,
+        work_dir: aws.work_dir.clone(),
+    }
+}
+
+fn enrich_human(e: &crate::enrich::EnrichSummary) -> String {
+    format!(
+        "trail: enrich: {} queries seen, {} already done, {} asked of Athena in {} calls: {} found, {} unknown to Athena (past retention or another account), {} to retry, {} given up; {} files\n",
+        e.queries_seen, e.already_done, e.requested, e.calls, e.found, e.unknown, e.unprocessed, e.gave_up, e.files.len()
+    )
+}
+
+fn enrich_command(args: EnrichCli) -> ExitCode {
+    init_logging(args.verbose, args.quiet);
+    let dest = match Location::parse(&args.dest) {
+        Ok(l) => l,
+        Err(e) => return usage(&format!("--dest {e}")),
+    };
+    let started = std::time::Instant::now();
+    let opts = enrich_args(
+        &Some(dest),
+        &args.aws,
+        args.accounts,
+        WriteOptions::default(),
+    );
+    let summary = match crate::enrich::enrich(&opts) {
+        Ok(s) => s,
+        Err(e) => crate::enrich::EnrichSummary {
+            dest: args.dest.clone(),
+            error: Some(format!("{e:#}")),
+            exit_code: 1,
+            duration_ms: started.elapsed().as_millis() as u64,
+            ..Default::default()
+        },
+    };
+    if args.json {
+        match serde_json::to_string(&summary) {
+            Ok(text) => println!("{text}"),
+            Err(e) => eprintln!("trail-etl: cannot print the summary: {e}"),
+        }
+    }
+    if !args.quiet || summary.exit_code != 0 {
+        eprint!("{}", enrich_human(&summary));
+        if let Some(e) = &summary.error {
+            eprintln!("trail: enrich failed: {e}");
+        }
     }
     ExitCode::from(summary.exit_code as u8)
 }

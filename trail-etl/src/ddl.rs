@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use arrow_schema::{DataType, Field};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use trail_parse::{Table, PARTITION_COLUMN};
 
 use crate::writer::file_schema;
@@ -62,18 +62,33 @@ impl Default for DdlOptions {
 /// assert!(sql.contains("'projection.event_date.type' = 'date'"));
 /// ```
 pub fn all_tables(opts: &DdlOptions) -> String {
-    Table::ALL
+    tables()
         .iter()
-        .map(|t| table(*t, opts))
+        .map(|(name, schema)| for_schema(name, schema, opts))
         .collect::<Vec<_>>()
         .join("\n")
 }
 
-/// The DDL of one table.
+/// Every table trail writes, with the schema of its files.
+pub fn tables() -> Vec<(&'static str, SchemaRef)> {
+    let mut out: Vec<(&'static str, SchemaRef)> = Table::ALL
+        .iter()
+        .map(|t| (t.name(), file_schema(*t)))
+        .collect();
+    out.push((crate::enrich::STATS_TABLE, crate::enrich::stats_schema()));
+    out
+}
+
+/// The DDL of one of the decoder's tables.
 pub fn table(table: Table, opts: &DdlOptions) -> String {
+    for_schema(table.name(), &file_schema(table), opts)
+}
+
+/// The DDL of a table named `name` whose files have `schema`.
+pub fn for_schema(name: &str, schema: &Schema, opts: &DdlOptions) -> String {
     match opts.engine {
-        Engine::Athena => athena(table, opts),
-        Engine::Trino => trino(table, opts),
+        Engine::Athena => athena(name, schema, opts),
+        Engine::Trino => trino(name, schema, opts),
     }
 }
 
@@ -81,10 +96,9 @@ fn base(opts: &DdlOptions) -> String {
     opts.location.trim_end_matches('/').to_string()
 }
 
-fn athena(table: Table, opts: &DdlOptions) -> String {
-    let name = table.name();
+fn athena(name: &str, schema: &Schema, opts: &DdlOptions) -> String {
     let location = format!("{}/{name}/", base(opts));
-    let columns: Vec<String> = file_schema(table)
+    let columns: Vec<String> = schema
         .fields()
         .iter()
         .map(|f| format!("  `{}` {}", f.name(), hive_type(f.data_type())))
@@ -111,10 +125,9 @@ fn athena(table: Table, opts: &DdlOptions) -> String {
     )
 }
 
-fn trino(table: Table, opts: &DdlOptions) -> String {
-    let name = table.name();
+fn trino(name: &str, schema: &Schema, opts: &DdlOptions) -> String {
     let location = format!("{}/{name}/", base(opts));
-    let mut columns: Vec<String> = file_schema(table)
+    let mut columns: Vec<String> = schema
         .fields()
         .iter()
         .map(|f| format!("  \"{}\" {}", f.name(), trino_type(f.data_type())))
@@ -140,6 +153,7 @@ fn hive_type(t: &DataType) -> String {
         DataType::Utf8 => "string".into(),
         DataType::Boolean => "boolean".into(),
         DataType::Int64 => "bigint".into(),
+        DataType::Float64 => "double".into(),
         DataType::Date32 => "date".into(),
         DataType::Timestamp(_, _) => "timestamp".into(),
         DataType::List(item) => format!("array<{}>", hive_type(item.data_type())),
@@ -161,6 +175,7 @@ fn trino_type(t: &DataType) -> String {
         DataType::Utf8 => "varchar".into(),
         DataType::Boolean => "boolean".into(),
         DataType::Int64 => "bigint".into(),
+        DataType::Float64 => "double".into(),
         DataType::Date32 => "date".into(),
         DataType::Timestamp(_, _) => "timestamp(3)".into(),
         DataType::List(item) => format!("array({})", trino_type(item.data_type())),

@@ -82,6 +82,11 @@ impl Ledger {
             .is_some_and(|(s, e)| *s == size && e == etag)
     }
 
+    /// The recorded `(size, etag)` of `key`, if any.
+    pub fn get(&self, key: &str) -> Option<(u64, &str)> {
+        self.done.get(key).map(|(s, e)| (*s, e.as_str()))
+    }
+
     /// Whether `run` has committed.
     pub fn has_run(&self, run: &str) -> bool {
         self.runs.contains(run)

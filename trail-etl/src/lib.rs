@@ -9,6 +9,7 @@
 
 pub mod cli;
 pub mod ddl;
+pub mod enrich;
 pub mod hash;
 pub mod ledger;
 pub mod listing;

@@ -43,7 +43,7 @@ use crate::location::Location;
 use crate::progress::Progress;
 use crate::store::{s3_client, S3Options, Store};
 use crate::summary::{BadObject, BadRecord, Summary};
-use crate::writer::{prepare, write_partition, PendingFile, WriteOptions};
+use crate::writer::{prepare, properties, write_partition, PendingFile, WriteOptions};
 
 /// What to do when an object or a record is bad.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -283,6 +283,39 @@ async fn run_async(args: &RunArgs) -> Result<Summary> {
 
     // Publish: manifest, files, ledger, then forget the manifest.
     let files = collected.files;
+    let mut ledger = ledger;
+    publish(&dest, &run_id, &files, &mut ledger, &entries).await?;
+    std::fs::remove_dir_all(&tmp_dir).ok();
+    if let Some(root) = dest.local_root() {
+        std::fs::remove_dir(root.join("_trail").join("tmp")).ok();
+    }
+
+    for f in files {
+        let w = f.written;
+        match w.table {
+            "events" => summary.rows.events += w.rows,
+            "table_access" => summary.rows.table_access += w.rows,
+            _ => summary.rows.athena_queries += w.rows,
+        }
+        summary.bytes_written += w.bytes;
+        summary.files.push(w);
+    }
+    summary.files.sort_by(|a, b| a.path.cmp(&b.path));
+    summary.duration_ms = started.elapsed().as_millis() as u64;
+    Ok(summary)
+}
+
+/// Put a run's files in place and commit it: a manifest naming the files,
+/// the files (rename or upload), the ledger entries in one write, then the
+/// manifest is removed. See the module docs for what recovery does with a
+/// manifest left by a crash.
+pub async fn publish(
+    dest: &Store,
+    run_id: &str,
+    files: &[PendingFile],
+    ledger: &mut Ledger,
+    entries: &[Entry],
+) -> Result<()> {
     let manifest = format!("{RUNS_DIR}{run_id}.pending.json");
     if !files.is_empty() {
         let doc = serde_json::json!({
@@ -303,29 +336,11 @@ async fn run_async(args: &RunArgs) -> Result<Summary> {
     for p in published {
         p?;
     }
-    let mut ledger = ledger;
-    ledger.commit(&dest, &run_id, &entries).await?;
+    ledger.commit(dest, run_id, entries).await?;
     if !files.is_empty() {
         dest.delete(&manifest).await?;
     }
-    std::fs::remove_dir_all(&tmp_dir).ok();
-    if let Some(root) = dest.local_root() {
-        std::fs::remove_dir(root.join("_trail").join("tmp")).ok();
-    }
-
-    for f in files {
-        let w = f.written;
-        match w.table {
-            "events" => summary.rows.events += w.rows,
-            "table_access" => summary.rows.table_access += w.rows,
-            _ => summary.rows.athena_queries += w.rows,
-        }
-        summary.bytes_written += w.bytes;
-        summary.files.push(w);
-    }
-    summary.files.sort_by(|a, b| a.path.cmp(&b.path));
-    summary.duration_ms = started.elapsed().as_millis() as u64;
-    Ok(summary)
+    Ok(())
 }
 
 /// One object's outcome, as the collector keeps it (rows already moved out).
@@ -535,9 +550,11 @@ impl PartitionBuffer {
         drop(batches);
         let partition = format!("event_date={}", day_string(day));
         let first = self.next_file.entry(key).or_insert(0);
+        let props = properties(table, &self.write)?;
         let files = write_partition(
             &self.tmp_dir,
-            table,
+            table.name(),
+            &props,
             &partition,
             &self.base,
             *first,
@@ -595,7 +612,7 @@ fn day_string(day: i32) -> String {
 }
 
 /// Undo what an interrupted run of this shard published without committing.
-async fn recover(dest: &Store, shard_tag: &str) -> Result<()> {
+pub async fn recover(dest: &Store, shard_tag: &str) -> Result<()> {
     let pending: Vec<Listed> = dest
         .list_all(RUNS_DIR)
         .await?

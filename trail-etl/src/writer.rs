@@ -56,6 +56,9 @@ const HIGH_CARDINALITY: &[&str] = &[
     "query_execution_id",
     "client_request_token",
     "user_identity_session_creation_date",
+    "query",
+    "submitted_at",
+    "completed_at",
 ];
 
 /// The schema of the files: the table's schema without the partition column.
@@ -72,7 +75,15 @@ pub fn file_schema(table: Table) -> Arc<Schema> {
 
 /// Writer properties for a table's files.
 pub fn properties(table: Table, opts: &WriteOptions) -> Result<WriterProperties> {
-    let schema = file_schema(table);
+    properties_for(&file_schema(table), "event_time", opts)
+}
+
+/// Writer properties for files of `schema`, sorted by `sort_column`.
+pub fn properties_for(
+    schema: &Schema,
+    sort_column: &str,
+    opts: &WriteOptions,
+) -> Result<WriterProperties> {
     let level = ZstdLevel::try_new(opts.zstd_level).context("invalid zstd level")?;
     let mut b = WriterProperties::builder()
         .set_compression(Compression::ZSTD(level))
@@ -81,7 +92,7 @@ pub fn properties(table: Table, opts: &WriteOptions) -> Result<WriterProperties>
         .set_max_row_group_row_count(Some(opts.row_group_rows.max(1)))
         .set_max_row_group_bytes(Some(opts.row_group_bytes.max(1)))
         .set_created_by(format!("trail {}", env!("CARGO_PKG_VERSION")));
-    if let Ok(idx) = schema.index_of("event_time") {
+    if let Ok(idx) = schema.index_of(sort_column) {
         b = b.set_sorting_columns(Some(vec![SortingColumn {
             column_idx: idx as i32,
             descending: false,
@@ -159,9 +170,11 @@ pub struct PendingFile {
 /// Write a prepared (sorted) partition as `<table>/<partition>/<base>-NNNN.parquet`
 /// files in `tmp_dir`, rolling to a new file past `opts.file_bytes`; `first`
 /// numbers the first file. The files are published later.
+#[allow(clippy::too_many_arguments)]
 pub fn write_partition(
     tmp_dir: &Path,
-    table: Table,
+    table: &'static str,
+    props: &WriterProperties,
     partition: &str,
     base: &str,
     first: usize,
@@ -169,14 +182,13 @@ pub fn write_partition(
     opts: &WriteOptions,
 ) -> Result<Vec<PendingFile>> {
     std::fs::create_dir_all(tmp_dir).with_context(|| format!("creating {}", tmp_dir.display()))?;
-    let props = properties(table, opts)?;
     let mut files = Vec::new();
     let mut offset = 0;
     let slice_rows = 65_536;
     while offset < batch.num_rows() {
         let name = format!("{base}-{:04}.parquet", first + files.len());
-        let rel = format!("{}/{partition}/{name}", table.name());
-        let tmp = tmp_dir.join(format!("{}.{partition}.{name}", table.name()));
+        let rel = format!("{table}/{partition}/{name}");
+        let tmp = tmp_dir.join(format!("{table}.{partition}.{name}"));
         let file =
             std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
         let mut w = ArrowWriter::try_new(
@@ -198,7 +210,7 @@ pub fn write_partition(
         let bytes = std::fs::metadata(&tmp)?.len();
         files.push(PendingFile {
             written: Written {
-                table: table.name(),
+                table,
                 partition: partition.to_string(),
                 path: rel,
                 rows: (offset - start) as u64,

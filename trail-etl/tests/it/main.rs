@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod enrich;
 mod local;
 mod s3;
 mod s3server;

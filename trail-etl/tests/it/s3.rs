@@ -48,7 +48,7 @@ fn s3_to_s3_gives_the_same_tables_as_local() {
         &[],
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(out.summary["rows"]["events"], 63);
+    assert_eq!(out.summary["rows"]["events"], 66);
 
     let local = tempfile::tempdir().unwrap();
     assert_eq!(run(&bucket(), local.path(), &[]).code, 0);
@@ -100,7 +100,7 @@ fn listing_pages_past_1000_keys_and_honours_bounds() {
         "s3://big/out",
         &["--org-id", "o-exampleorg1", "--dry-run"],
     );
-    assert_eq!(org.summary["objects_read"], 3);
+    assert_eq!(org.summary["objects_read"], 4);
 
     let all = run_s3(
         &server,
@@ -170,7 +170,7 @@ fn shards_over_s3_cover_everything_exactly_once() {
     assert!(a.summary["run_id"].as_str().unwrap().ends_with("s0of2"));
     assert!(b.summary["run_id"].as_str().unwrap().ends_with("s1of2"));
     let ids = row_ids(&server.bucket_dir("trail").join("tables"), "events");
-    assert_eq!(ids.len(), 63);
+    assert_eq!(ids.len(), 66);
     assert!(ids.values().all(|&n| n == 1));
 }
 
