@@ -182,4 +182,15 @@ CASES = {
         "SELECT actor, query_execution_id, round(times_usual, 1) FROM athena_unusual_queries",
         [(JANE, "a1b2c3d4-1111-4222-8333-000000000005", 405.6)],
     ),
+    # The table the README shows under "Athena cost per person".
+    "readme_cost_per_person": (
+        """SELECT actor, sum(queries) AS queries, sum(failed_queries) AS failed, sum(not_enriched) AS not_enriched,
+                  round(sum(data_scanned_bytes) / 1e9, 3) AS gb_scanned, round(sum(usd), 6) AS usd
+           FROM athena_cost_daily GROUP BY actor ORDER BY usd DESC NULLS LAST""",
+        [
+            (JANE, 4, 1, 0, 1104.933, 5.024652),
+            (MARCO, 2, 0, 0, 0.002, 0.000048),
+            ("johndoe", 1, 0, 1, None, None),
+        ],
+    ),
 }
