@@ -134,37 +134,7 @@ impl Store {
                 client,
                 bucket,
                 prefix,
-            } => {
-                let full = Store::full_key(prefix, dir);
-                let strip = if prefix.is_empty() {
-                    0
-                } else {
-                    prefix.len() + 1
-                };
-                let mut dirs = Vec::new();
-                let mut objects = Vec::new();
-                let mut pages = client
-                    .list_objects_v2()
-                    .bucket(bucket)
-                    .prefix(&full)
-                    .delimiter("/")
-                    .into_paginator()
-                    .send();
-                while let Some(page) = pages.next().await {
-                    let page = page.with_context(|| format!("listing s3://{bucket}/{full}"))?;
-                    for p in page.common_prefixes() {
-                        if let Some(p) = p.prefix() {
-                            dirs.push(p[strip.min(p.len())..].to_string());
-                        }
-                    }
-                    for o in page.contents() {
-                        if let Some(k) = o.key() {
-                            objects.push(s3_listed(k, strip, o));
-                        }
-                    }
-                }
-                Ok((dirs, objects))
-            }
+            } => s3_list(client, bucket, prefix, dir, true).await,
         }
     }
 
@@ -185,30 +155,7 @@ impl Store {
                 client,
                 bucket,
                 prefix,
-            } => {
-                let full = Store::full_key(prefix, dir);
-                let strip = if prefix.is_empty() {
-                    0
-                } else {
-                    prefix.len() + 1
-                };
-                let mut out = Vec::new();
-                let mut pages = client
-                    .list_objects_v2()
-                    .bucket(bucket)
-                    .prefix(&full)
-                    .into_paginator()
-                    .send();
-                while let Some(page) = pages.next().await {
-                    let page = page.with_context(|| format!("listing s3://{bucket}/{full}"))?;
-                    for o in page.contents() {
-                        if let Some(k) = o.key() {
-                            out.push(s3_listed(k, strip, o));
-                        }
-                    }
-                }
-                out
-            }
+            } => s3_list(client, bucket, prefix, dir, false).await?.1,
         };
         out.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(out)
@@ -475,6 +422,44 @@ impl std::fmt::Display for Store {
             Store::S3 { bucket, prefix, .. } => write!(f, "s3://{bucket}/{prefix}"),
         }
     }
+}
+
+/// List `dir` under the bucket prefix, one level (`by_folder`: sub-folders
+/// and objects) or recursively (objects only), following every page.
+async fn s3_list(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+    dir: &str,
+    by_folder: bool,
+) -> Result<(Vec<String>, Vec<Listed>)> {
+    let full = Store::full_key(prefix, dir);
+    let strip = if prefix.is_empty() {
+        0
+    } else {
+        prefix.len() + 1
+    };
+    let mut dirs = Vec::new();
+    let mut objects = Vec::new();
+    let mut request = client.list_objects_v2().bucket(bucket).prefix(&full);
+    if by_folder {
+        request = request.delimiter("/");
+    }
+    let mut pages = request.into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.with_context(|| format!("listing s3://{bucket}/{full}"))?;
+        for p in page.common_prefixes() {
+            if let Some(p) = p.prefix() {
+                dirs.push(p[strip.min(p.len())..].to_string());
+            }
+        }
+        for o in page.contents() {
+            if let Some(k) = o.key() {
+                objects.push(s3_listed(k, strip, o));
+            }
+        }
+    }
+    Ok((dirs, objects))
 }
 
 fn s3_listed(key: &str, strip: usize, o: &aws_sdk_s3::types::Object) -> Listed {
