@@ -194,6 +194,10 @@ struct RunCli {
     progress: bool,
     #[command(flatten)]
     aws: AwsCli,
+    /// Blank the values of secret-looking keys (sessionToken, secretAccessKey, password, ...)
+    /// in the JSON columns; by default records are kept as CloudTrail wrote them.
+    #[arg(long, env = "TRAIL_REDACT")]
+    redact: bool,
     /// After the run, fetch Athena's statistics for the new queries (as `trail-etl enrich`).
     #[arg(long, env = "TRAIL_ENRICH")]
     enrich: bool,
@@ -352,6 +356,7 @@ fn run_command(args: RunCli) -> ExitCode {
         progress: args.progress,
         work_dir: args.aws.work_dir.clone(),
         today: None,
+        redact: args.redact,
     };
     let started = std::time::Instant::now();
     let mut summary = match run(&run_args) {

@@ -106,6 +106,8 @@ pub struct RunArgs {
     pub work_dir: Option<PathBuf>,
     /// "Today" for listing (UTC), for tests; default the current date.
     pub today: Option<NaiveDate>,
+    /// Blank secret-looking values in the JSON columns (`--redact`).
+    pub redact: bool,
 }
 
 /// The outcome of decoding one object.
@@ -368,6 +370,7 @@ async fn pipeline(
         OnError::Skip => BadRecordPolicy::Skip,
         OnError::Fail => BadRecordPolicy::Fail,
     };
+    let redact = args.redact;
     let stop = Arc::new(AtomicBool::new(false));
     let (work_tx, work_rx) = tokio::sync::mpsc::channel::<(
         Listed,
@@ -384,7 +387,10 @@ async fn pipeline(
         let tx = done_tx.clone();
         let stop = Arc::clone(&stop);
         decoders.push(std::thread::spawn(move || {
-            let mut decoder = DecoderBuilder::new().with_bad_record_policy(policy).build();
+            let mut decoder = DecoderBuilder::new()
+                .with_bad_record_policy(policy)
+                .with_redaction(redact)
+                .build();
             loop {
                 let next = match rx.lock() {
                     Ok(mut rx) => rx.blocking_recv(),

@@ -127,6 +127,7 @@ pub struct DecoderBuilder {
     batch_bytes: usize,
     max_record_bytes: usize,
     policy: BadRecordPolicy,
+    redact: bool,
 }
 
 impl Default for DecoderBuilder {
@@ -136,6 +137,7 @@ impl Default for DecoderBuilder {
             batch_bytes: 32 << 20,
             max_record_bytes: 256 << 20,
             policy: BadRecordPolicy::Skip,
+            redact: false,
         }
     }
 }
@@ -167,6 +169,14 @@ impl DecoderBuilder {
     /// What to do with records that cannot be used.
     pub fn with_bad_record_policy(mut self, policy: BadRecordPolicy) -> Self {
         self.policy = policy;
+        self
+    }
+
+    /// Blank the values of secret-looking keys (`sessionToken`, `secretAccessKey`,
+    /// `password`, ...) in the JSON columns (see [`crate::redact`]). Off by default:
+    /// records are kept as CloudTrail wrote them.
+    pub fn with_redaction(mut self, redact: bool) -> Self {
+        self.redact = redact;
         self
     }
 
@@ -345,6 +355,7 @@ impl Decoder {
             key,
             index,
             fallback_day,
+            redact: self.opts.redact,
         };
         let row = events::flatten(text, &origin)?;
         summary.rows.table_access += table_access::derive(&row, &mut self.access);

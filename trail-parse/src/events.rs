@@ -90,13 +90,23 @@ pub(crate) struct Origin<'k> {
     pub index: u64,
     /// Days since the epoch of the key's delivery date, for records without `eventTime`.
     pub fallback_day: Option<i32>,
+    /// Blank secrets in the JSON columns (see [`crate::redact`]).
+    pub redact: bool,
 }
 
 /// Turn one record's text into an `events` row.
 pub(crate) fn flatten<'a>(text: &'a str, origin: &Origin<'a>) -> Result<EventRow<'a>, RecordError> {
     let mut row = EventRow::default();
     let mut extra: Vec<(Cow<'a, str>, &'a RawValue)> = Vec::new();
+    let mut seen = 0u64;
     let walked = for_each_member(text, |key, value| {
+        // A duplicate key: the first value stays in its column, later ones go to additional_fields.
+        let bit = key_bit(&key);
+        if seen & bit != 0 {
+            extra.push((key, value));
+            return;
+        }
+        seen |= bit;
         let fits = match key.as_ref() {
             "eventTime" => match scalar(value) {
                 Scalar::Str(s) => match parse_millis(&s) {
@@ -170,6 +180,19 @@ pub(crate) fn flatten<'a>(text: &'a str, origin: &Origin<'a>) -> Result<EventRow
         row.additional_fields = Some(Cow::Owned(out));
     }
 
+    if origin.redact {
+        for column in [
+            &mut row.request_parameters,
+            &mut row.response_elements,
+            &mut row.additional_event_data,
+            &mut row.service_event_details,
+            &mut row.additional_fields,
+        ] {
+            if let Some(redacted) = column.as_deref().and_then(crate::redact::redact_json) {
+                *column = Some(Cow::Owned(redacted));
+            }
+        }
+    }
     let (who, role) = derive_actor(&row);
     row.actor = who;
     row.role_name = role;
@@ -177,6 +200,45 @@ pub(crate) fn flatten<'a>(text: &'a str, origin: &Origin<'a>) -> Result<EventRow
     row.record_index = Some(origin.index as i64);
     row.event_date = row.event_time.map(day_of).or(origin.fallback_day);
     Ok(row)
+}
+
+/// A bit per known top-level key, to notice duplicates (0 for unknown keys).
+fn key_bit(key: &str) -> u64 {
+    match key {
+        "eventTime" => 1 << 0,
+        "eventVersion" => 1 << 1,
+        "eventSource" => 1 << 2,
+        "eventName" => 1 << 3,
+        "awsRegion" => 1 << 4,
+        "sourceIPAddress" => 1 << 5,
+        "userAgent" => 1 << 6,
+        "errorCode" => 1 << 7,
+        "errorMessage" => 1 << 8,
+        "requestID" => 1 << 9,
+        "eventID" => 1 << 10,
+        "eventType" => 1 << 11,
+        "apiVersion" => 1 << 12,
+        "recipientAccountId" => 1 << 13,
+        "sharedEventID" => 1 << 14,
+        "vpcEndpointId" => 1 << 15,
+        "vpcEndpointAccountId" => 1 << 16,
+        "eventCategory" => 1 << 17,
+        "managementEvent" => 1 << 18,
+        "readOnly" => 1 << 19,
+        "sessionCredentialFromConsole" => 1 << 20,
+        "requestParameters" => 1 << 21,
+        "responseElements" => 1 << 22,
+        "additionalEventData" => 1 << 23,
+        "serviceEventDetails" => 1 << 24,
+        "addendum" => 1 << 25,
+        "edgeDeviceDetails" => 1 << 26,
+        "insightDetails" => 1 << 27,
+        "eventContext" => 1 << 28,
+        "userIdentity" => 1 << 29,
+        "tlsDetails" => 1 << 30,
+        "resources" => 1 << 31,
+        _ => 0,
+    }
 }
 
 /// The `actor` and `role_name` of a row, borrowing from the record when its
@@ -381,6 +443,7 @@ mod tests {
             key: "k.json.gz",
             index: 3,
             fallback_day: Some(10),
+            redact: false,
         }
     }
 

@@ -53,6 +53,7 @@ pub mod actor;
 pub mod athena;
 pub mod events;
 pub mod key;
+pub mod redact;
 pub mod schema_doc;
 pub mod table_access;
 pub mod time;

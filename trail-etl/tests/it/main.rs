@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod enrich;
+mod hostile;
 mod local;
 mod s3;
 mod s3server;
