@@ -137,7 +137,7 @@ fn every_hostile_input_behaves_as_documented() {
     invalid_utf8.extend([0xff, 0xfe]);
     invalid_utf8.extend(format!(r#""}},{}]}}"#, record("u-1")).as_bytes());
     write(s, &name("utf8"), &gz(&invalid_utf8));
-    write(s, &name("nul"), &gz(format!("{{\"Records\":[{{\"eventName\":\"raw\u{0}nul\"}},{{\"eventName\":\"escaped\\u0000nul\",\"eventID\":\"n-1\"}}]}}").as_bytes()));
+    write(s, &name("nul"), &gz("{\"Records\":[{\"eventName\":\"raw\u{0}nul\"},{\"eventName\":\"escaped\\u0000nul\",\"eventID\":\"n-1\"}]}".as_bytes()));
     let deep = format!(
         r#"{{"Records":[{{"eventID":"deep","requestParameters":{}{}}},{}]}}"#,
         "[".repeat(10_000),
