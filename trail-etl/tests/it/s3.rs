@@ -246,3 +246,102 @@ fn a_run_killed_midway_loses_and_duplicates_nothing() {
     }
     assert!(files(&tables.join("_trail/runs")).is_empty());
 }
+
+/// A fault-injecting proxy (tests/faults/fault_proxy.py) between trail-etl and s3s-fs.
+struct FaultProxy {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl FaultProxy {
+    fn start(upstream: &S3Server, extra: &[&str]) -> FaultProxy {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new("python3")
+            .arg(crate::util::root().join("tests/faults/fault_proxy.py"))
+            .args([
+                "--port",
+                &port.to_string(),
+                "--upstream",
+                &upstream.endpoint(),
+            ])
+            .args(extra)
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "fault proxy did not start"
+            );
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        FaultProxy { child, port }
+    }
+
+    fn args(&self) -> Vec<String> {
+        vec![
+            "--endpoint-url".into(),
+            format!("http://127.0.0.1:{}", self.port),
+            "--force-path-style".into(),
+        ]
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn s3_faults_are_retried_and_every_record_lands_once() {
+    let server = S3Server::start(&["trail", "lake"]);
+    server.seed("trail", "", &bucket());
+    let proxy = FaultProxy::start(&server, &[]);
+    // Every object: 503 SlowDown, then a reset connection, then a body cut in half, then slow answers.
+    let out = run_at("s3://trail", "s3://lake/tables", &proxy.args(), &env());
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let local = tempfile::tempdir().unwrap();
+    assert_eq!(run(&bucket(), local.path(), &[]).code, 0);
+    let remote = server.bucket_dir("lake").join("tables");
+    for table in ["events", "table_access", "athena_queries"] {
+        assert_eq!(
+            canonical(&remote, table),
+            canonical(local.path(), table),
+            "{table}"
+        );
+    }
+}
+
+#[test]
+fn an_object_that_cannot_be_read_is_reported_and_the_rest_lands() {
+    let server = S3Server::start(&["trail", "lake"]);
+    server.seed("trail", "", &bucket());
+    let proxy = FaultProxy::start(&server, &["--broken", "LateDelivery02"]);
+    let out = run_at("s3://trail", "s3://lake/tables", &proxy.args(), &env());
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    let bad = &out.summary["bad_objects"];
+    assert_eq!(bad.as_array().unwrap().len(), 1, "{bad}");
+    assert!(bad[0]["key"]
+        .as_str()
+        .unwrap()
+        .ends_with("LateDelivery02.json.gz"));
+    let reason = bad[0]["reason"].as_str().unwrap();
+    assert!(reason.contains("4 attempts"), "{reason}");
+    assert_eq!(out.summary["rows"]["events"], 66 - 5);
+    // Still not in the ledger: the next run (faults gone) reads it and nothing else.
+    let again = run_s3(&server, "s3://trail", "s3://lake/tables", &[]);
+    assert_eq!(
+        (again.code, again.summary["objects_read"].as_u64()),
+        (0, Some(1))
+    );
+    assert_eq!(
+        row_ids(&server.bucket_dir("lake").join("tables"), "events").len(),
+        66
+    );
+}
