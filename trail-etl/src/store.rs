@@ -597,3 +597,50 @@ async fn upload_parts(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_never_leave_the_root() {
+        let root = Path::new("/data/dest");
+        for key in [
+            "../etc/passwd",
+            "a/../../b",
+            "/abs/path",
+            "a/./b",
+            "a\\..\\b",
+            "..",
+        ] {
+            assert!(Store::local_path(root, key).is_err(), "{key}");
+        }
+        assert_eq!(
+            Store::local_path(root, "events/event_date=2024-01-01/x.parquet").unwrap(),
+            root.join("events/event_date=2024-01-01/x.parquet")
+        );
+        assert!(Store::local_path(root, "key with spaces %20 ü").is_ok());
+    }
+
+    #[tokio::test]
+    async fn local_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::Local {
+            root: dir.path().to_path_buf(),
+        };
+        store
+            .put("a/b.txt", Bytes::from_static(b"hi"))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.get("a/b.txt").await.unwrap(),
+            Bytes::from_static(b"hi")
+        );
+        assert_eq!(store.get_optional("a/none").await.unwrap(), None);
+        let (dirs, objects) = store.list_dir("").await.unwrap();
+        assert_eq!((dirs, objects.len()), (vec!["a/".to_string()], 0));
+        store.delete("a/b.txt").await.unwrap();
+        store.delete("a/b.txt").await.unwrap();
+        assert!(store.list_all("").await.unwrap().is_empty());
+    }
+}
