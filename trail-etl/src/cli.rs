@@ -211,7 +211,7 @@ struct RunCli {
     #[arg(long, env = "TRAIL_THREADS")]
     threads: Option<usize>,
     /// zstd compression level of the Parquet files.
-    #[arg(long, env = "TRAIL_ZSTD_LEVEL", default_value_t = 3, value_parser = clap::value_parser!(i32).range(1..=22))]
+    #[arg(long, env = "TRAIL_ZSTD_LEVEL", default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..=22))]
     zstd_level: i32,
     /// More logging (-v, -vv); RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count)]

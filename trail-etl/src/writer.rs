@@ -31,7 +31,7 @@ pub struct WriteOptions {
 impl Default for WriteOptions {
     fn default() -> Self {
         WriteOptions {
-            zstd_level: 3,
+            zstd_level: 1,
             row_group_rows: 1 << 20,
             row_group_bytes: 128 << 20,
             file_bytes: 512 << 20,
