@@ -506,7 +506,37 @@ struct PartitionBuffer {
     base: String,
     write: WriteOptions,
     next_file: HashMap<(Table, i32), usize>,
-    files: Vec<PendingFile>,
+    encoding: Arc<Encoding>,
+}
+
+/// Partitions being encoded on the CPU pool, so the collector keeps taking
+/// rows while earlier ones are compressed. At most `MAX_ENCODING` at once,
+/// which bounds the memory they hold.
+#[derive(Default)]
+struct Encoding {
+    state: Mutex<(usize, Vec<Result<Vec<PendingFile>>>)>,
+    done: std::sync::Condvar,
+}
+
+const MAX_ENCODING: usize = 2;
+/// File numbers reserved per flush of a partition (a flush rolls to a new
+/// file past 512 MB, so it never needs this many).
+const FILES_PER_FLUSH: usize = 1000;
+
+impl Encoding {
+    fn wait_below(&self, limit: usize) -> Result<()> {
+        let mut state = self
+            .state
+            .lock()
+            .map_err(|_| anyhow::anyhow!("encoding state poisoned"))?;
+        while state.0 >= limit {
+            state = self
+                .done
+                .wait(state)
+                .map_err(|_| anyhow::anyhow!("encoding state poisoned"))?;
+        }
+        Ok(())
+    }
 }
 
 impl PartitionBuffer {
@@ -519,7 +549,7 @@ impl PartitionBuffer {
             base,
             write,
             next_file: HashMap::new(),
-            files: Vec::new(),
+            encoding: Arc::new(Encoding::default()),
         }
     }
 
@@ -551,24 +581,27 @@ impl PartitionBuffer {
             return Ok(());
         };
         self.bytes -= size;
-        let (table, day) = key;
-        let batch = prepare(table, &batches)?;
-        drop(batches);
-        let partition = format!("event_date={}", day_string(day));
         let first = self.next_file.entry(key).or_insert(0);
-        let props = properties(table, &self.write)?;
-        let files = write_partition(
-            &self.tmp_dir,
-            table.name(),
-            &props,
-            &partition,
-            &self.base,
-            *first,
-            &batch,
-            &self.write,
-        )?;
-        *first += files.len();
-        self.files.extend(files);
+        let start = *first;
+        *first += FILES_PER_FLUSH;
+        self.encoding.wait_below(MAX_ENCODING)?;
+        if let Ok(mut state) = self.encoding.state.lock() {
+            state.0 += 1;
+        }
+        let (tmp_dir, base, write, encoding) = (
+            self.tmp_dir.clone(),
+            self.base.clone(),
+            self.write.clone(),
+            Arc::clone(&self.encoding),
+        );
+        rayon::spawn(move || {
+            let result = encode(&tmp_dir, &base, &write, key, batches, start);
+            if let Ok(mut state) = encoding.state.lock() {
+                state.0 -= 1;
+                state.1.push(result);
+            }
+            encoding.done.notify_all();
+        });
         Ok(())
     }
 
@@ -577,8 +610,43 @@ impl PartitionBuffer {
         for key in keys {
             self.flush(key)?;
         }
-        Ok(self.files)
+        self.encoding.wait_below(1)?;
+        let mut state = self
+            .encoding
+            .state
+            .lock()
+            .map_err(|_| anyhow::anyhow!("encoding state poisoned"))?;
+        let mut files = Vec::new();
+        for r in state.1.drain(..) {
+            files.extend(r?);
+        }
+        Ok(files)
     }
+}
+
+/// Sort one partition's rows by time and write them as Parquet file(s) numbered from `first`.
+fn encode(
+    tmp_dir: &std::path::Path,
+    base: &str,
+    write: &WriteOptions,
+    (table, day): (Table, i32),
+    batches: Vec<RecordBatch>,
+    first: usize,
+) -> Result<Vec<PendingFile>> {
+    let batch = prepare(table, &batches)?;
+    drop(batches);
+    let partition = format!("event_date={}", day_string(day));
+    let props = properties(table, write)?;
+    write_partition(
+        tmp_dir,
+        table.name(),
+        &props,
+        &partition,
+        base,
+        first,
+        &batch,
+        write,
+    )
 }
 
 /// Rows of a batch grouped by `event_date`. A record always has one (its

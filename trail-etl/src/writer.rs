@@ -186,7 +186,7 @@ pub fn write_partition(
     let mut offset = 0;
     let slice_rows = 65_536;
     while offset < batch.num_rows() {
-        let name = format!("{base}-{:04}.parquet", first + files.len());
+        let name = format!("{base}-{:06}.parquet", first + files.len());
         let rel = format!("{table}/{partition}/{name}");
         let tmp = tmp_dir.join(format!("{table}.{partition}.{name}"));
         let file =
