@@ -124,22 +124,48 @@ pub struct Written {
 
 /// Sort `batches` (all of one partition) by `event_time` and drop the partition column.
 pub fn prepare(table: Table, batches: &[RecordBatch]) -> Result<RecordBatch> {
-    let full = arrow_select::concat::concat_batches(&table.schema(), batches)?;
-    let time = full
-        .column_by_name("event_time")
-        .context("no event_time column")?;
-    let sorted = if is_sorted(time) {
-        full
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::TimestampMillisecondType;
+    use arrow_array::Array;
+    let sorted = if batches.len() == 1 {
+        let only = &batches[0];
+        let time = only
+            .column_by_name("event_time")
+            .context("no event_time column")?;
+        if is_sorted(time) {
+            only.clone()
+        } else {
+            let order = arrow_ord::sort::sort_to_indices(
+                time,
+                Some(SortOptions {
+                    descending: false,
+                    nulls_first: true,
+                }),
+                None,
+            )?;
+            arrow_select::take::take_record_batch(only, &order)?
+        }
+    } else if batches.is_empty() {
+        RecordBatch::new_empty(table.schema())
     } else {
-        let order = arrow_ord::sort::sort_to_indices(
-            time,
-            Some(SortOptions {
-                descending: false,
-                nulls_first: true,
-            }),
-            None,
-        )?;
-        arrow_select::take::take_record_batch(&full, &order)?
+        // Sort (time, batch, row) keys and gather the rows once, instead of
+        // concatenating every batch and then taking from the copy.
+        let mut keys: Vec<(Option<i64>, usize, usize)> =
+            Vec::with_capacity(batches.iter().map(|b| b.num_rows()).sum());
+        for (b, batch) in batches.iter().enumerate() {
+            let time = batch
+                .column_by_name("event_time")
+                .context("no event_time column")?
+                .as_primitive::<TimestampMillisecondType>();
+            keys.extend(
+                (0..batch.num_rows()).map(|r| (time.is_valid(r).then(|| time.value(r)), b, r)),
+            );
+        }
+        // Stable: rows with the same time keep their arrival order; nulls (None) first.
+        keys.sort_by_key(|k| k.0);
+        let indices: Vec<(usize, usize)> = keys.into_iter().map(|(_, b, r)| (b, r)).collect();
+        let refs: Vec<&RecordBatch> = batches.iter().collect();
+        arrow_select::interleave::interleave_record_batch(&refs, &indices)?
     };
     let keep: Vec<usize> = (0..sorted.num_columns())
         .filter(|&i| sorted.schema().field(i).name() != PARTITION_COLUMN)
