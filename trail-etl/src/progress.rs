@@ -12,6 +12,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 pub struct Progress {
     bar: Option<ProgressBar>,
     records: Arc<AtomicU64>,
+    objects_done: Arc<AtomicU64>,
+    objects: u64,
 }
 
 impl Progress {
@@ -32,17 +34,18 @@ impl Progress {
         Progress {
             bar,
             records: Arc::new(AtomicU64::new(0)),
+            objects_done: Arc::new(AtomicU64::new(0)),
+            objects,
         }
     }
 
     /// One object done.
     pub fn object(&self, bytes: u64, records: u64) {
         let total = self.records.fetch_add(records, Ordering::Relaxed) + records;
+        let done = self.objects_done.fetch_add(1, Ordering::Relaxed) + 1;
         if let Some(bar) = &self.bar {
             bar.inc(bytes);
-            let objects = bar.length().unwrap_or(0);
-            let _ = objects;
-            bar.set_message(format!("{total} records"));
+            bar.set_message(format!("{done}/{} objects, {total} records", self.objects));
         }
     }
 
