@@ -203,11 +203,7 @@ impl Store {
                                 Err(e) => last = Some(anyhow!("body cut: {e}")),
                             }
                         }
-                        Err(e) => {
-                            last = Some(anyhow!(
-                                aws_sdk_s3::error::DisplayErrorContext(e).to_string()
-                            ))
-                        }
+                        Err(e) => last = Some(sdk_error(e)),
                     }
                     tracing::debug!(key = %full, attempt, "GET failed, retrying");
                 }
@@ -244,10 +240,9 @@ impl Store {
                             .into_bytes(),
                     )),
                     Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
-                    Err(e) => Err(anyhow!(
-                        aws_sdk_s3::error::DisplayErrorContext(e).to_string()
-                    ))
-                    .with_context(|| format!("reading s3://{bucket}/{full}")),
+                    Err(e) => {
+                        Err(sdk_error(e)).with_context(|| format!("reading s3://{bucket}/{full}"))
+                    }
                 }
             }
         }
@@ -273,7 +268,7 @@ impl Store {
                     .body(ByteStream::from(body))
                     .send()
                     .await
-                    .map_err(|e| anyhow!(aws_sdk_s3::error::DisplayErrorContext(e).to_string()))
+                    .map_err(sdk_error)
                     .with_context(|| format!("writing s3://{bucket}/{full}"))?;
                 Ok(())
             }
@@ -317,7 +312,7 @@ impl Store {
                         .send()
                         .await
                         .map(|_| ())
-                        .map_err(|e| anyhow!(aws_sdk_s3::error::DisplayErrorContext(e).to_string()))
+                        .map_err(sdk_error)
                 } else {
                     upload_parts(client, bucket, &full, file).await
                 };
@@ -353,7 +348,7 @@ impl Store {
                     .key(&full)
                     .send()
                     .await
-                    .map_err(|e| anyhow!(aws_sdk_s3::error::DisplayErrorContext(e).to_string()))
+                    .map_err(sdk_error)
                     .with_context(|| format!("deleting s3://{bucket}/{full}"))?;
                 Ok(())
             }
@@ -388,10 +383,9 @@ impl Store {
                 return Ok(0);
             }
             Err(e) => {
-                return Err(anyhow!(
-                    aws_sdk_s3::error::DisplayErrorContext(e).to_string()
-                ))
-                .with_context(|| format!("listing multipart uploads under s3://{bucket}/{full}"))
+                return Err(sdk_error(e)).with_context(|| {
+                    format!("listing multipart uploads under s3://{bucket}/{full}")
+                })
             }
         };
         let mut aborted = 0;
@@ -407,7 +401,7 @@ impl Store {
                     .upload_id(id)
                     .send()
                     .await
-                    .map_err(|e| anyhow!(aws_sdk_s3::error::DisplayErrorContext(e).to_string()))?;
+                    .map_err(sdk_error)?;
                 aborted += 1;
             }
         }
@@ -460,6 +454,12 @@ async fn s3_list(
         }
     }
     Ok((dirs, objects))
+}
+
+/// An SDK error with its whole chain of causes in the message (the SDK's own
+/// Display says only "service error").
+fn sdk_error<E: std::error::Error>(e: E) -> anyhow::Error {
+    anyhow!(aws_sdk_s3::error::DisplayErrorContext(e).to_string())
 }
 
 fn s3_listed(key: &str, strip: usize, o: &aws_sdk_s3::types::Object) -> Listed {
@@ -525,14 +525,13 @@ async fn upload_parts(
     file: &Path,
 ) -> Result<()> {
     use tokio::io::AsyncReadExt;
-    let err = |e: String| anyhow!(e);
     let created = client
         .create_multipart_upload()
         .bucket(bucket)
         .key(key)
         .send()
         .await
-        .map_err(|e| err(aws_sdk_s3::error::DisplayErrorContext(e).to_string()))?;
+        .map_err(sdk_error)?;
     let id = created.upload_id().context("no upload id")?.to_string();
     let result: Result<Vec<CompletedPart>> = async {
         let mut f = tokio::fs::File::open(file).await?;
@@ -556,7 +555,7 @@ async fn upload_parts(
                 .body(ByteStream::from(buf))
                 .send()
                 .await
-                .map_err(|e| err(aws_sdk_s3::error::DisplayErrorContext(e).to_string()))?;
+                .map_err(sdk_error)?;
             parts.push(
                 CompletedPart::builder()
                     .part_number(n)
@@ -582,7 +581,7 @@ async fn upload_parts(
                 )
                 .send()
                 .await
-                .map_err(|e| err(aws_sdk_s3::error::DisplayErrorContext(e).to_string()))?;
+                .map_err(sdk_error)?;
             Ok(())
         }
         Err(e) => {
