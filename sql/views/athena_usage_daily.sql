@@ -9,19 +9,6 @@
 --   WHERE event_date >= '2026-03-01'
 --   GROUP BY actor ORDER BY queries DESC LIMIT 20;
 CREATE OR REPLACE VIEW athena_usage_daily AS
-WITH queries AS (
-  SELECT *
-  FROM (
-    SELECT
-      q.*,
-      row_number() OVER (
-        PARTITION BY coalesce(q.event_id, q.source_key || '#' || CAST(q.record_index AS varchar))
-        ORDER BY q.source_key, q.record_index
-      ) AS copy_number
-    FROM athena_queries AS q
-  ) AS numbered
-  WHERE copy_number = 1
-)
 SELECT
   event_date,
   actor,
@@ -32,5 +19,5 @@ SELECT
   count(DISTINCT database_name) AS databases,
   min(event_time) AS first_query,
   max(event_time) AS last_query
-FROM queries
+FROM athena_queries_unique
 GROUP BY 1, 2, 3, 4

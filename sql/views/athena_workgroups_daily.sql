@@ -8,19 +8,6 @@
 --   WHERE workgroup_family = 'airflow' AND event_date >= '2026-03-01'
 --   GROUP BY airflow_folder ORDER BY queries DESC;
 CREATE OR REPLACE VIEW athena_workgroups_daily AS
-WITH queries AS (
-  SELECT *
-  FROM (
-    SELECT
-      q.*,
-      row_number() OVER (
-        PARTITION BY coalesce(q.event_id, q.source_key || '#' || CAST(q.record_index AS varchar))
-        ORDER BY q.source_key, q.record_index
-      ) AS copy_number
-    FROM athena_queries AS q
-  ) AS numbered
-  WHERE copy_number = 1
-)
 SELECT
   event_date,
   workgroup,
@@ -29,5 +16,5 @@ SELECT
   count(*) AS queries,
   count(DISTINCT actor) AS actors,
   count_if(error_code IS NOT NULL) AS rejected_queries
-FROM queries
+FROM athena_queries_unique
 GROUP BY 1, 2, 3, 4

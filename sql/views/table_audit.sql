@@ -9,19 +9,6 @@
 --     AND event_date BETWEEN '2026-03-01' AND '2026-03-31'
 --   ORDER BY event_time;
 CREATE OR REPLACE VIEW table_audit AS
-WITH access AS (
-  SELECT *
-  FROM (
-    SELECT
-      t.*,
-      row_number() OVER (
-        PARTITION BY coalesce(t.event_id, t.source_key || '#' || CAST(t.record_index AS varchar)), t.database_name, t.table_name
-        ORDER BY t.source_key, t.record_index
-      ) AS copy_number
-    FROM table_access AS t
-  ) AS numbered
-  WHERE copy_number = 1
-)
 SELECT
   event_date,
   event_time,
@@ -47,4 +34,4 @@ SELECT
   recipient_account_id,
   aws_region,
   event_id
-FROM access
+FROM table_access_unique

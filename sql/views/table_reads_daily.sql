@@ -14,19 +14,6 @@
 --   WHERE database_name = 'sales' AND table_name = 'orders' AND event_date >= '2026-03-01'
 --   ORDER BY event_date, calls DESC;
 CREATE OR REPLACE VIEW table_reads_daily AS
-WITH access AS (
-  SELECT *
-  FROM (
-    SELECT
-      t.*,
-      row_number() OVER (
-        PARTITION BY coalesce(t.event_id, t.source_key || '#' || CAST(t.record_index AS varchar)), t.database_name, t.table_name
-        ORDER BY t.source_key, t.record_index
-      ) AS copy_number
-    FROM table_access AS t
-  ) AS numbered
-  WHERE copy_number = 1
-)
 SELECT
   event_date,
   actor,
@@ -45,6 +32,6 @@ SELECT
   count_if(error_code IS NOT NULL) AS failed_calls,
   min(event_time) AS first_seen,
   max(event_time) AS last_seen
-FROM access
+FROM table_access_unique
 WHERE read_only IS DISTINCT FROM false
 GROUP BY 1, 2, 3, 4, 5, 6, 7

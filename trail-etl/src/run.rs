@@ -5,7 +5,8 @@
 //! list (tokio, concurrent prefixes)
 //!   → fetch (tokio, bounded by bytes in flight)      ─┐ bounded channel
 //!   → decode (one OS thread per core, trail-parse)    ─┘
-//!   → collect (one thread: rows per table and day, flushed to Parquet past a memory budget)
+//!   → collect (one thread: rows per table and day; past a memory budget the largest
+//!     partitions go to the CPU pool, two at a time, to be sorted and written as Parquet)
 //!   → publish (manifest, rename/upload, ledger commit)
 //! ```
 //!
