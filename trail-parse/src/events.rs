@@ -4,11 +4,11 @@
 
 use std::borrow::Cow;
 
-use serde_json::value::RawValue;
-
 use crate::actor::{actor, Identity};
 use crate::columns::{table, Bool, Date, Int, Resource, Resources, Text, TimestampMs};
-use crate::json::{as_bool, as_json, as_text, for_each_member, push_member, scalar, Scalar};
+use crate::json::{
+    as_bool, as_json, as_text, for_each_element, for_each_member, push_member, scalar, Raw, Scalar,
+};
 use crate::time::{day_of, parse_millis};
 use crate::RecordError;
 
@@ -97,7 +97,7 @@ pub(crate) struct Origin<'k> {
 /// Turn one record's text into an `events` row.
 pub(crate) fn flatten<'a>(text: &'a str, origin: &Origin<'a>) -> Result<EventRow<'a>, RecordError> {
     let mut row = EventRow::default();
-    let mut extra: Vec<(Cow<'a, str>, &'a RawValue)> = Vec::new();
+    let mut extra: Vec<(Cow<'a, str>, Raw<'a>)> = Vec::new();
     let mut seen = 0u64;
     let walked = for_each_member(text, |key, value| {
         // A duplicate key: the first value stays in its column, later ones go to additional_fields.
@@ -304,7 +304,7 @@ fn json_kind(text: &str) -> &'static str {
 }
 
 /// Set a text column; `false` when the value is an object or array.
-fn text_into<'a>(slot: &mut Option<Cow<'a, str>>, value: &'a RawValue) -> bool {
+fn text_into<'a>(slot: &mut Option<Cow<'a, str>>, value: Raw<'a>) -> bool {
     match as_text(value) {
         Ok(v) => {
             *slot = v;
@@ -314,7 +314,7 @@ fn text_into<'a>(slot: &mut Option<Cow<'a, str>>, value: &'a RawValue) -> bool {
     }
 }
 
-fn bool_into(slot: &mut Option<bool>, value: &RawValue) -> bool {
+fn bool_into(slot: &mut Option<bool>, value: Raw<'_>) -> bool {
     match as_bool(value) {
         Ok(v) => {
             *slot = v;
@@ -324,14 +324,14 @@ fn bool_into(slot: &mut Option<bool>, value: &RawValue) -> bool {
     }
 }
 
-fn json_into<'a>(slot: &mut Option<Cow<'a, str>>, value: &'a RawValue) -> bool {
+fn json_into<'a>(slot: &mut Option<Cow<'a, str>>, value: Raw<'a>) -> bool {
     *slot = as_json(value).map(Cow::Borrowed);
     true
 }
 
 /// Walk a nested object; `false` when `value` is neither an object nor null,
 /// or when `f` rejects a member.
-fn walk<'a>(value: &'a RawValue, mut f: impl FnMut(&str, &'a RawValue) -> bool) -> bool {
+fn walk<'a>(value: Raw<'a>, mut f: impl FnMut(&str, Raw<'a>) -> bool) -> bool {
     match scalar(value) {
         Scalar::Null => true,
         Scalar::Nested(text) if text.starts_with('{') => {
@@ -345,7 +345,7 @@ fn walk<'a>(value: &'a RawValue, mut f: impl FnMut(&str, &'a RawValue) -> bool) 
 
 /// Flatten `userIdentity`. When any part does not fit its column, the caller
 /// also keeps the whole object in `additional_fields`.
-fn user_identity<'a>(row: &mut EventRow<'a>, value: &'a RawValue) -> bool {
+fn user_identity<'a>(row: &mut EventRow<'a>, value: Raw<'a>) -> bool {
     walk(value, |k, v| match k {
         "type" => text_into(&mut row.user_identity_type, v),
         "principalId" => text_into(&mut row.user_identity_principal_id, v),
@@ -397,7 +397,7 @@ fn user_identity<'a>(row: &mut EventRow<'a>, value: &'a RawValue) -> bool {
     })
 }
 
-fn tls_details<'a>(row: &mut EventRow<'a>, value: &'a RawValue) -> bool {
+fn tls_details<'a>(row: &mut EventRow<'a>, value: Raw<'a>) -> bool {
     walk(value, |k, v| match k {
         "tlsVersion" => text_into(&mut row.tls_version, v),
         "cipherSuite" => text_into(&mut row.tls_cipher_suite, v),
@@ -406,7 +406,7 @@ fn tls_details<'a>(row: &mut EventRow<'a>, value: &'a RawValue) -> bool {
     })
 }
 
-fn resources<'a>(row: &mut EventRow<'a>, value: &'a RawValue) -> bool {
+fn resources<'a>(row: &mut EventRow<'a>, value: Raw<'a>) -> bool {
     let text = value.get();
     if text == "null" {
         return true;
@@ -414,9 +414,10 @@ fn resources<'a>(row: &mut EventRow<'a>, value: &'a RawValue) -> bool {
     if !text.starts_with('[') {
         return false;
     }
-    let Ok(items) = serde_json::from_str::<Vec<&'a RawValue>>(text) else {
+    let mut items = Vec::new();
+    if for_each_element(text, |item| items.push(item)).is_err() {
         return false;
-    };
+    }
     let mut ok = true;
     let mut out = Vec::with_capacity(items.len());
     for item in items {

@@ -21,11 +21,11 @@
 
 use std::borrow::Cow;
 
-use serde_json::value::RawValue;
-
 use crate::columns::{table, Bool, Date, Int, Text, TimestampMs};
 use crate::events::EventRow;
-use crate::json::{as_json, as_text, lookup, lookup_text, members, scalar, Scalar};
+use crate::json::{
+    as_json, as_text, for_each_element, lookup, lookup_text, members, scalar, Raw, Scalar,
+};
 
 table! {
     /// One `table_access` row.
@@ -227,13 +227,14 @@ pub(crate) fn derive(ev: &EventRow<'_>, out: &mut TableAccessBuilder) -> u64 {
 
 /// Table names in a `tablesToGet`-style list: strings, or objects with a
 /// `name`/`tableName` key. Anything else is ignored.
-fn table_list(list: Option<&RawValue>) -> Vec<Cow<'_, str>> {
+fn table_list(list: Option<Raw<'_>>) -> Vec<Cow<'_, str>> {
     let Some(list) = list.filter(|l| l.get().starts_with('[')) else {
         return Vec::new();
     };
-    let Ok(items) = serde_json::from_str::<Vec<&RawValue>>(list.get()) else {
+    let mut items = Vec::new();
+    if for_each_element(list.get(), |item| items.push(item)).is_err() {
         return Vec::new();
-    };
+    }
     items
         .into_iter()
         .filter_map(|item| match scalar(item) {
@@ -317,16 +318,13 @@ mod tests {
 
     #[test]
     fn table_lists_accept_strings_and_objects() {
-        let raw = RawValue::from_string(
-            r#"["a", {"name":"b"}, {"TableName":"c"}, 7, null, {"x":1}]"#.into(),
-        )
-        .unwrap();
-        let names: Vec<String> = table_list(Some(&raw))
+        let raw = Raw::parse(r#"["a", {"name":"b"}, {"TableName":"c"}, 7, null, {"x":1}]"#).unwrap();
+        let names: Vec<String> = table_list(Some(raw))
             .into_iter()
             .map(|c| c.into_owned())
             .collect();
         assert_eq!(names, vec!["a", "b", "c", "7"]);
-        let truncated = RawValue::from_string(r#""[\"a\", \"b""#.into()).unwrap();
-        assert!(table_list(Some(&truncated)).is_empty());
+        let truncated = Raw::parse(r#""[\"a\", \"b""#).unwrap();
+        assert!(table_list(Some(truncated)).is_empty());
     }
 }
