@@ -1,6 +1,9 @@
 //! The decoder: object bytes in, Arrow batches of the three tables out.
 
 use std::io::{BufRead, BufReader, Read};
+
+/// Bytes of decompressed JSON read at a time.
+const READ_CHUNK: usize = 256 << 10;
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
@@ -188,7 +191,7 @@ impl DecoderBuilder {
             access: TableAccessBuilder::new(cap / 8),
             athena: AthenaQueriesBuilder::new(cap / 8),
             schemas: Table::ALL.map(Table::schema),
-            buf: Vec::new(),
+            text: String::new(),
             opts: self,
         }
     }
@@ -220,7 +223,7 @@ pub struct Decoder {
     access: TableAccessBuilder,
     athena: AthenaQueriesBuilder,
     schemas: [SchemaRef; 3],
-    buf: Vec<u8>,
+    text: String,
 }
 
 impl Decoder {
@@ -273,28 +276,38 @@ impl Decoder {
             });
         }
         summary.gzip = head.starts_with(&[0x1f, 0x8b]);
-        let reader: Box<dyn BufRead + '_> = if summary.gzip {
-            Box::new(BufReader::with_capacity(
-                256 << 10,
-                flate2::bufread::MultiGzDecoder::new(raw),
-            ))
+        let reader: Box<dyn Read + '_> = if summary.gzip {
+            Box::new(flate2::bufread::MultiGzDecoder::new(raw))
         } else {
             Box::new(raw)
         };
-        let mut splitter = Splitter::new(reader, self.opts.max_record_bytes);
+        let mut splitter = Splitter::new(
+            reader,
+            READ_CHUNK,
+            self.opts.max_record_bytes,
+            std::mem::take(&mut self.text),
+        );
         let fallback_day = ObjectKey::parse(key)
             .ok()
             .and_then(|k| k.delivery_date)
             .map(days_since_epoch);
-        let mut buf = std::mem::take(&mut self.buf);
         let result = loop {
-            let next = match splitter.next_record(&mut buf) {
+            let index = summary.records;
+            let next = splitter
+                .next_record(|text| self.record(text, key, index, fallback_day, &mut summary.rows));
+            let next = match next {
                 Ok(next) => next,
                 Err(e) => break Err(envelope_error(key, e, summary.records)),
             };
-            let index = summary.records;
             let bad = match next {
                 Next::End => break Ok(()),
+                Next::Record => None,
+                Next::Bad(e) => Some(e),
+                Next::BadUtf8(at) => Some(RecordError {
+                    index,
+                    field: None,
+                    reason: format!("not valid UTF-8 (at byte {at})"),
+                }),
                 Next::TooLarge(len) => Some(RecordError {
                     index,
                     field: None,
@@ -303,9 +316,6 @@ impl Decoder {
                         self.opts.max_record_bytes
                     ),
                 }),
-                Next::Record => self
-                    .record(&buf, key, index, fallback_day, &mut summary)
-                    .err(),
             };
             summary.records += 1;
             if let Some(bad) = bad {
@@ -328,41 +338,38 @@ impl Decoder {
             }
         };
         summary.json_bytes = splitter.offset();
-        buf.clear();
-        if buf.capacity() > 4 << 20 {
-            buf = Vec::new();
+        let mut text = splitter.into_text();
+        text.clear();
+        if text.capacity() > 4 << 20 {
+            text = String::new();
         }
-        self.buf = buf;
+        self.text = text;
         result?;
         self.flush(key, sink)?;
         Ok(summary)
     }
 
+    /// Decode the record at the start of `text`; returns its length.
     fn record(
         &mut self,
-        bytes: &[u8],
+        text: &str,
         key: &str,
         index: u64,
         fallback_day: Option<i32>,
-        summary: &mut ObjectSummary,
-    ) -> Result<(), RecordError> {
-        let text = std::str::from_utf8(bytes).map_err(|e| RecordError {
-            index,
-            field: None,
-            reason: format!("not valid UTF-8 (at byte {})", e.valid_up_to()),
-        })?;
+        rows: &mut TableCounts,
+    ) -> Result<usize, RecordError> {
         let origin = Origin {
             key,
             index,
             fallback_day,
             redact: self.opts.redact,
         };
-        let row = events::flatten(text, &origin)?;
-        summary.rows.table_access += table_access::derive(&row, &mut self.access);
-        summary.rows.athena_queries += athena::derive(&row, &mut self.athena);
+        let (row, len) = events::flatten(text, &origin)?;
+        rows.table_access += table_access::derive(&row, &mut self.access);
+        rows.athena_queries += athena::derive(&row, &mut self.athena);
         self.events.append(&row);
-        summary.rows.events += 1;
-        Ok(())
+        rows.events += 1;
+        Ok(len)
     }
 
     /// Hand the rows built so far to `sink`, one batch per non-empty table.

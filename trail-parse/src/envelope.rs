@@ -1,17 +1,26 @@
-//! Split a `{"Records":[ ... ]}` document into its records without holding
-//! the document: one record's bytes at a time, from any `BufRead`.
+//! Walk a `{"Records":[ ... ]}` document without holding it: records are
+//! parsed in place from a [`Window`] of decoded text, one at a time.
 //!
-//! The splitter only tracks strings, escapes and nesting depth; each record's
-//! bytes are then parsed by serde_json, so a bad record is reported on its own
-//! and the splitter carries on with the next one.
+//! The record parser itself finds where a record ends (it has to read every
+//! byte anyway), so a well-formed record is scanned once. Only when it fails
+//! does a lenient scanner, which tracks strings, escapes and nesting depth
+//! and nothing else, decide whether the record is incomplete (read more and
+//! parse again), bad (report it on its own and carry on with the next one),
+//! or too large (skip it while streaming, without holding it).
 
-use std::io::{self, BufRead};
+use std::io::{self, Read};
+
+use crate::window::Window;
 
 /// What [`Splitter::next_record`] found.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Next {
-    /// A record's bytes are in the buffer.
+pub(crate) enum Next<E> {
+    /// A record was parsed.
     Record,
+    /// A record could not be parsed: the parser's error.
+    Bad(E),
+    /// A record holds bytes that are not UTF-8, at this offset in the record.
+    BadUtf8(usize),
     /// A record larger than the limit was skipped (its size in bytes).
     TooLarge(u64),
     /// The document ended cleanly.
@@ -53,19 +62,19 @@ enum State {
 }
 
 pub(crate) struct Splitter<R> {
-    reader: R,
+    window: Window<R>,
     state: State,
-    offset: u64,
     max_record_bytes: usize,
     saw_records: bool,
 }
 
-impl<R: BufRead> Splitter<R> {
-    pub(crate) fn new(reader: R, max_record_bytes: usize) -> Self {
+impl<R: Read> Splitter<R> {
+    /// Split the document read from `reader`, `chunk` bytes at a time;
+    /// `text` is a buffer to reuse.
+    pub(crate) fn new(reader: R, chunk: usize, max_record_bytes: usize, text: String) -> Self {
         Splitter {
-            reader,
+            window: Window::new(reader, chunk, text),
             state: State::Start,
-            offset: 0,
             max_record_bytes,
             saw_records: false,
         }
@@ -73,18 +82,27 @@ impl<R: BufRead> Splitter<R> {
 
     /// Bytes of the (decompressed) document consumed so far.
     pub(crate) fn offset(&self) -> u64 {
-        self.offset
+        self.window.offset()
     }
 
-    /// Put the next record's bytes in `buf` (cleared first).
-    pub(crate) fn next_record(&mut self, buf: &mut Vec<u8>) -> Result<Next, EnvelopeError> {
-        buf.clear();
+    /// The text buffer, for reuse.
+    pub(crate) fn into_text(self) -> String {
+        self.window.into_text()
+    }
+
+    /// Parse the next record with `parse`, which gets the text from the
+    /// record's first byte to the end of what is decoded (possibly cut
+    /// inside the record) and returns the record's length or an error.
+    pub(crate) fn next_record<E>(
+        &mut self,
+        mut parse: impl FnMut(&str) -> Result<usize, E>,
+    ) -> Result<Next<E>, EnvelopeError> {
         loop {
             match self.state {
                 State::Start => {
                     match self.peek_non_ws()? {
                         None => return Err(EnvelopeError::Empty),
-                        Some(b'{') => self.consume(1),
+                        Some(b'{') => self.window.consume(1),
                         Some(b) => {
                             return Err(self.shape(format!(
                                 "expected '{{' to open the document, found {}",
@@ -97,7 +115,7 @@ impl<R: BufRead> Splitter<R> {
                 State::Members { first } => {
                     let b = self.peek_non_ws()?.ok_or(EnvelopeError::Truncated)?;
                     if b == b'}' {
-                        self.consume(1);
+                        self.window.consume(1);
                         self.state = State::Done;
                         continue;
                     }
@@ -108,11 +126,11 @@ impl<R: BufRead> Splitter<R> {
                                 show(b)
                             )));
                         }
-                        self.consume(1);
+                        self.window.consume(1);
                     }
                     let key = self.read_key()?;
                     match self.peek_non_ws()?.ok_or(EnvelopeError::Truncated)? {
-                        b':' => self.consume(1),
+                        b':' => self.window.consume(1),
                         b => {
                             return Err(self.shape(format!(
                                 "expected ':' after key {key:?}, found {}",
@@ -128,19 +146,19 @@ impl<R: BufRead> Splitter<R> {
                                 show(b)
                             )));
                         }
-                        self.consume(1);
+                        self.window.consume(1);
                         self.saw_records = true;
                         self.state = State::Records { first: true };
                     } else {
                         // Another top-level member: skip its value, keep nothing.
-                        self.scan_value(None)?;
+                        self.skip_streaming(Lenient::default(), 0)?;
                         self.state = State::Members { first: false };
                     }
                 }
                 State::Records { first } => {
                     let b = self.peek_non_ws()?.ok_or(EnvelopeError::Truncated)?;
                     if b == b']' {
-                        self.consume(1);
+                        self.window.consume(1);
                         self.state = State::Members { first: false };
                         continue;
                     }
@@ -151,18 +169,13 @@ impl<R: BufRead> Splitter<R> {
                                 show(b)
                             )));
                         }
-                        self.consume(1);
+                        self.window.consume(1);
                         if self.peek_non_ws()?.is_none() {
                             return Err(EnvelopeError::Truncated);
                         }
                     }
                     self.state = State::Records { first: false };
-                    let len = self.scan_value(Some(buf))?;
-                    if len > self.max_record_bytes as u64 {
-                        buf.clear();
-                        return Ok(Next::TooLarge(len));
-                    }
-                    return Ok(Next::Record);
+                    return self.record(&mut parse);
                 }
                 State::Done => {
                     if let Some(b) = self.peek_non_ws()? {
@@ -173,7 +186,7 @@ impl<R: BufRead> Splitter<R> {
                     }
                     if !self.saw_records {
                         return Err(EnvelopeError::Shape {
-                            offset: self.offset,
+                            offset: self.offset(),
                             reason: "the document has no \"Records\" array".into(),
                         });
                     }
@@ -183,159 +196,237 @@ impl<R: BufRead> Splitter<R> {
         }
     }
 
-    fn shape(&self, reason: String) -> EnvelopeError {
-        EnvelopeError::Shape {
-            offset: self.offset,
-            reason,
+    /// One record, starting at the current position.
+    fn record<E>(
+        &mut self,
+        parse: &mut impl FnMut(&str) -> Result<usize, E>,
+    ) -> Result<Next<E>, EnvelopeError> {
+        // The usual case: the record is whole in the window and well formed.
+        // The parser never sees more than the limit, so it cannot accept a record over it.
+        let mut first = None;
+        if !self.window.has_invalid() {
+            let rest = up_to(self.window.rest(), self.max_record_bytes);
+            match parse(rest) {
+                // A bare scalar cut by the window's end may go on: check it below.
+                Ok(len) if len < rest.len() || rest.ends_with(['}', ']', '"']) => {
+                    self.window.consume(len);
+                    return Ok(Next::Record);
+                }
+                Ok(_) => {}
+                Err(e) => first = Some(e),
+            }
+        }
+        // Cut by the window's end, over the limit, bad, or not UTF-8: find where it ends.
+        let mut scan = Lenient::default();
+        let mut scanned = 0;
+        let len = loop {
+            let rest = self.window.rest().as_bytes();
+            if let Some(end) = scan.feed(&rest[scanned..]) {
+                break scanned + end;
+            }
+            scanned = rest.len();
+            if scanned > self.max_record_bytes {
+                self.window.consume(scanned);
+                let len = self.skip_streaming(scan, scanned as u64)?;
+                return Ok(Next::TooLarge(len));
+            }
+            if !self.window.fill()? {
+                return Err(EnvelopeError::Truncated);
+            }
+        };
+        if len > self.max_record_bytes {
+            self.window.consume(len);
+            return Ok(Next::TooLarge(len as u64));
+        }
+        if let Some(at) = self.window.invalid_before(len) {
+            self.window.consume(len);
+            return Ok(Next::BadUtf8(at));
+        }
+        let next = match first {
+            // Whole in the window from the start: the parser's error stands.
+            Some(e) if scanned == 0 => Next::Bad(e),
+            _ => match parse(&self.window.rest()[..len]) {
+                Ok(_) => Next::Record,
+                Err(e) => Next::Bad(e),
+            },
+        };
+        self.window.consume(len);
+        Ok(next)
+    }
+
+    /// Consume a value while scanning it, holding nothing; `scan` has seen
+    /// `len` bytes of it already. Returns the value's length.
+    fn skip_streaming(&mut self, mut scan: Lenient, mut len: u64) -> Result<u64, EnvelopeError> {
+        loop {
+            let rest = self.window.rest().as_bytes();
+            if let Some(end) = scan.feed(rest) {
+                self.window.consume(end);
+                return Ok(len + end as u64);
+            }
+            len += rest.len() as u64;
+            let n = rest.len();
+            self.window.consume(n);
+            if !self.window.fill()? {
+                if scan.is_complete_scalar() {
+                    return Ok(len);
+                }
+                return Err(EnvelopeError::Truncated);
+            }
         }
     }
 
-    fn consume(&mut self, n: usize) {
-        self.reader.consume(n);
-        self.offset += n as u64;
+    fn shape(&self, reason: String) -> EnvelopeError {
+        EnvelopeError::Shape {
+            offset: self.offset(),
+            reason,
+        }
     }
 
     /// Skip whitespace and return the next byte without consuming it.
     fn peek_non_ws(&mut self) -> Result<Option<u8>, EnvelopeError> {
         loop {
-            let chunk = fill(&mut self.reader)?;
-            if chunk.is_empty() {
-                return Ok(None);
-            }
-            match chunk.iter().position(|b| !b.is_ascii_whitespace()) {
+            let rest = self.window.rest().as_bytes();
+            match rest.iter().position(|b| !b.is_ascii_whitespace()) {
                 Some(i) => {
-                    let b = chunk[i];
-                    self.consume(i);
+                    let b = rest[i];
+                    self.window.consume(i);
                     return Ok(Some(b));
                 }
                 None => {
-                    let n = chunk.len();
-                    self.consume(n);
+                    let n = rest.len();
+                    self.window.consume(n);
+                    if !self.window.fill()? {
+                        return Ok(None);
+                    }
                 }
             }
         }
     }
 
-    /// Read a top-level key (small; longer keys are cut, which only matters for names we ignore).
+    /// Read a top-level key.
     fn read_key(&mut self) -> Result<String, EnvelopeError> {
         match self.peek_non_ws()? {
             Some(b'"') => {}
             Some(b) => return Err(self.shape(format!("expected a quoted key, found {}", show(b)))),
             None => return Err(EnvelopeError::Truncated),
         }
-        let mut key = Vec::new();
-        self.scan_value(Some(&mut key))?;
-        Ok(serde_json::from_slice::<String>(&key)
-            .unwrap_or_else(|_| String::from_utf8_lossy(&key).into_owned()))
-    }
-
-    /// Consume one JSON value, copying its bytes to `out` up to the record
-    /// limit (beyond it, bytes are counted but not kept). Returns its length.
-    fn scan_value(&mut self, mut out: Option<&mut Vec<u8>>) -> Result<u64, EnvelopeError> {
-        let limit = self.max_record_bytes;
-        let mut len: u64 = 0;
-        let mut depth: usize = 0;
-        let mut in_string = false;
-        let mut escaped = false;
-        let mut started = false;
-        let mut scalar = false;
-        loop {
-            let chunk = fill(&mut self.reader)?;
-            if chunk.is_empty() {
-                if scalar && depth == 0 && !in_string {
-                    return Ok(len); // a bare scalar at end of stream; the caller reports truncation
-                }
+        let mut scan = Lenient::default();
+        let mut scanned = 0;
+        let len = loop {
+            let rest = self.window.rest().as_bytes();
+            if let Some(end) = scan.feed(&rest[scanned..]) {
+                break scanned + end;
+            }
+            scanned = rest.len();
+            if scanned > self.max_record_bytes {
+                return Err(self.shape("a top-level key longer than the record limit".into()));
+            }
+            if !self.window.fill()? {
                 return Err(EnvelopeError::Truncated);
             }
-            let mut i = 0;
-            let mut end = None;
-            while i < chunk.len() {
-                if in_string {
-                    if escaped {
-                        escaped = false;
-                        i += 1;
-                        continue;
-                    }
-                    match memchr::memchr2(b'"', b'\\', &chunk[i..]) {
-                        None => i = chunk.len(),
-                        Some(j) => {
-                            i += j;
-                            if chunk[i] == b'\\' {
-                                escaped = true;
-                            } else {
-                                in_string = false;
-                                if depth == 0 {
-                                    end = Some(i + 1);
-                                    break;
-                                }
-                            }
-                            i += 1;
-                        }
-                    }
-                    continue;
-                }
-                let b = chunk[i];
-                if !started {
-                    started = true;
-                    match b {
-                        b'{' | b'[' => depth = 1,
-                        b'"' => in_string = true,
-                        _ => scalar = true,
-                    }
-                    i += 1;
-                    if scalar && matches!(b, b',' | b']' | b'}') {
-                        // An empty value (e.g. "[1,]"): let the JSON parser report it.
-                        end = Some(i);
-                        break;
-                    }
-                    continue;
-                }
-                if scalar {
-                    if matches!(b, b',' | b']' | b'}') || b.is_ascii_whitespace() {
-                        end = Some(i);
-                        break;
-                    }
-                    i += 1;
-                    continue;
-                }
-                match b {
-                    b'"' => in_string = true,
-                    b'{' | b'[' => depth += 1,
-                    b'}' | b']' => {
-                        depth -= 1;
-                        if depth == 0 {
-                            end = Some(i + 1);
-                            break;
-                        }
-                    }
-                    _ => {}
-                }
-                i += 1;
-            }
-            let take = end.unwrap_or(chunk.len());
-            if let Some(out) = out.as_deref_mut() {
-                let room = (limit as u64).saturating_sub(len);
-                if room > 0 {
-                    let keep = take.min(room as usize + 1);
-                    out.extend_from_slice(&chunk[..keep]);
-                }
-            }
-            len += take as u64;
-            self.consume(take);
-            if end.is_some() {
-                return Ok(len);
-            }
-        }
+        };
+        let quoted = &self.window.rest()[..len];
+        let key = serde_json::from_str::<String>(quoted).unwrap_or_else(|_| quoted.to_string());
+        self.window.consume(len);
+        Ok(key)
     }
 }
 
-fn fill<R: BufRead>(reader: &mut R) -> io::Result<&[u8]> {
-    while let Err(e) = reader.fill_buf() {
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
+/// Finds where a JSON value ends, fed in pieces: tracks strings, escapes and
+/// nesting depth only (no validation, no recursion).
+#[derive(Debug, Default, Clone, Copy)]
+struct Lenient {
+    depth: u64,
+    in_string: bool,
+    escaped: bool,
+    started: bool,
+    scalar: bool,
+}
+
+impl Lenient {
+    /// Scan the next piece; the end of the value as an offset in `bytes` once found.
+    fn feed(&mut self, bytes: &[u8]) -> Option<usize> {
+        let mut i = 0;
+        while i < bytes.len() {
+            if self.in_string {
+                if self.escaped {
+                    self.escaped = false;
+                    i += 1;
+                    continue;
+                }
+                match memchr::memchr2(b'"', b'\\', &bytes[i..]) {
+                    None => i = bytes.len(),
+                    Some(j) => {
+                        i += j;
+                        if bytes[i] == b'\\' {
+                            self.escaped = true;
+                        } else {
+                            self.in_string = false;
+                            if self.depth == 0 {
+                                return Some(i + 1);
+                            }
+                        }
+                        i += 1;
+                    }
+                }
+                continue;
+            }
+            let b = bytes[i];
+            if !self.started {
+                if b.is_ascii_whitespace() {
+                    i += 1;
+                    continue;
+                }
+                self.started = true;
+                match b {
+                    b'{' | b'[' => self.depth = 1,
+                    b'"' => self.in_string = true,
+                    // An empty value (e.g. "[1,,2]"): let the parser report it.
+                    b',' | b']' | b'}' => return Some(i),
+                    _ => self.scalar = true,
+                }
+                i += 1;
+                continue;
+            }
+            if self.scalar {
+                if matches!(b, b',' | b']' | b'}') || b.is_ascii_whitespace() {
+                    return Some(i);
+                }
+                i += 1;
+                continue;
+            }
+            match b {
+                b'"' => self.in_string = true,
+                b'{' | b'[' => self.depth += 1,
+                b'}' | b']' => {
+                    self.depth -= 1;
+                    if self.depth == 0 {
+                        return Some(i + 1);
+                    }
+                }
+                _ => {}
+            }
+            i += 1;
         }
+        None
     }
-    reader.fill_buf()
+
+    /// A bare scalar ended by the end of the stream.
+    fn is_complete_scalar(&self) -> bool {
+        self.scalar && self.depth == 0 && !self.in_string
+    }
+}
+
+/// At most the first `limit` bytes of `text`, cut at a character boundary.
+fn up_to(text: &str, limit: usize) -> &str {
+    if text.len() <= limit {
+        return text;
+    }
+    let mut end = limit;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 fn show(b: u8) -> String {
@@ -349,15 +440,22 @@ fn show(b: u8) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::BufReader;
+    use crate::json::value_len;
 
-    fn split(doc: &[u8], cap: usize, limit: usize) -> Result<Vec<String>, EnvelopeError> {
-        let mut s = Splitter::new(BufReader::with_capacity(cap, doc), limit);
+    fn split(doc: &[u8], chunk: usize, limit: usize) -> Result<Vec<String>, EnvelopeError> {
+        let mut s = Splitter::new(doc, chunk, limit, String::new());
         let mut out = Vec::new();
-        let mut buf = Vec::new();
         loop {
-            match s.next_record(&mut buf)? {
-                Next::Record => out.push(String::from_utf8(buf.clone()).unwrap()),
+            let mut seen = String::new();
+            let next = s.next_record(|text| {
+                let len = value_len(text)?;
+                seen = text[..len].to_string();
+                Ok::<_, crate::json::JsonError>(len)
+            })?;
+            match next {
+                Next::Record => out.push(seen),
+                Next::Bad(e) => out.push(format!("<bad: {e}>")),
+                Next::BadUtf8(at) => out.push(format!("<not UTF-8 at {at}>")),
                 Next::TooLarge(n) => out.push(format!("<too large: {n}>")),
                 Next::End => return Ok(out),
             }
@@ -365,13 +463,39 @@ mod tests {
     }
 
     #[test]
-    fn splits_records_across_tiny_buffers() {
+    fn splits_records_across_tiny_reads() {
         let doc = br#" { "x": {"Records": [1]}, "Records" : [ {"a":"}\"]"}, 42 ,"s", [1,[2]], null, true ] , "y":[] } "#;
-        for cap in [1, 2, 3, 7, 64] {
+        for chunk in [4, 5, 7, 64] {
             assert_eq!(
-                split(doc, cap, 1 << 20).unwrap(),
+                split(doc, chunk, 1 << 20).unwrap(),
                 vec![r#"{"a":"}\"]"}"#, "42", r#""s""#, "[1,[2]]", "null", "true"],
-                "buffer {cap}"
+                "chunk {chunk}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_records_are_reported_alone() {
+        let doc = "{\"Records\":[{\"a\":1,},{\"b\":\"é\"},{\"c\":\"\u{1}\"},7,]}";
+        for chunk in [4, 6, 64] {
+            let got = split(doc.as_bytes(), chunk, 1 << 20).unwrap();
+            assert_eq!(got.len(), 5, "chunk {chunk}: {got:?}");
+            assert!(got[0].starts_with("<bad: expected a quoted key"), "{got:?}");
+            assert_eq!(got[1], "{\"b\":\"é\"}");
+            assert!(got[2].starts_with("<bad: control character"), "{got:?}");
+            assert_eq!(got[3], "7");
+            assert!(got[4].starts_with("<bad: expected a value"), "{got:?}");
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_names_the_record() {
+        let doc = b"{\"Records\":[{\"a\":\"x\"},{\"b\":\"\xff\"},{\"c\":1}]}";
+        for chunk in [4, 64] {
+            assert_eq!(
+                split(doc, chunk, 1 << 20).unwrap(),
+                vec![r#"{"a":"x"}"#, "<not UTF-8 at 6>", r#"{"c":1}"#],
+                "chunk {chunk}"
             );
         }
     }
@@ -384,10 +508,13 @@ mod tests {
     #[test]
     fn oversized_record_is_skipped_and_the_next_one_is_read() {
         let doc = br#"{"Records":[{"a":"0123456789012345"},{"b":1}]}"#;
-        assert_eq!(
-            split(doc, 4, 10).unwrap(),
-            vec!["<too large: 24>", r#"{"b":1}"#]
-        );
+        for chunk in [4, 8, 64] {
+            assert_eq!(
+                split(doc, chunk, 10).unwrap(),
+                vec!["<too large: 24>", r#"{"b":1}"#],
+                "chunk {chunk}"
+            );
+        }
     }
 
     #[test]
@@ -401,7 +528,7 @@ mod tests {
             (br#"{"Records":[]} trailing"#, "after the end"),
         ];
         for (doc, want) in cases {
-            let e = split(doc, 3, 100).unwrap_err();
+            let e = split(doc, 4, 100).unwrap_err();
             let text = format!("{e:?}");
             assert!(
                 text.contains(want),
@@ -415,9 +542,11 @@ mod tests {
     fn truncation_is_detected_everywhere() {
         let doc = br#"{"Records":[{"a":"x"},{"b":[1,2]}]}"#;
         for cut in 1..doc.len() {
-            match split(&doc[..cut], 5, 100) {
-                Err(EnvelopeError::Truncated) => {}
-                other => panic!("cut at {cut}: {other:?}"),
+            for chunk in [4, 5, 64] {
+                match split(&doc[..cut], chunk, 100) {
+                    Err(EnvelopeError::Truncated) => {}
+                    other => panic!("cut at {cut}, chunk {chunk}: {other:?}"),
+                }
             }
         }
     }

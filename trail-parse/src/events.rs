@@ -7,7 +7,8 @@ use std::borrow::Cow;
 use crate::actor::{actor, Identity};
 use crate::columns::{table, Bool, Date, Int, Resource, Resources, Text, TimestampMs};
 use crate::json::{
-    as_bool, as_json, as_text, for_each_element, for_each_member, push_member, scalar, Raw, Scalar,
+    as_bool, as_json, as_text, for_each_element, for_each_member, object_members, push_member,
+    scalar, Raw, Scalar,
 };
 use crate::time::{day_of, parse_millis};
 use crate::RecordError;
@@ -94,12 +95,16 @@ pub(crate) struct Origin<'k> {
     pub redact: bool,
 }
 
-/// Turn one record's text into an `events` row.
-pub(crate) fn flatten<'a>(text: &'a str, origin: &Origin<'a>) -> Result<EventRow<'a>, RecordError> {
+/// Turn the record at the start of `text` into an `events` row; also returns
+/// where the record ends (`text` may go on past it).
+pub(crate) fn flatten<'a>(
+    text: &'a str,
+    origin: &Origin<'a>,
+) -> Result<(EventRow<'a>, usize), RecordError> {
     let mut row = EventRow::default();
     let mut extra: Vec<(Cow<'a, str>, Raw<'a>)> = Vec::new();
     let mut seen = 0u64;
-    let walked = for_each_member(text, |key, value| {
+    let walked = object_members(text, |key, value| {
         // A duplicate key: the first value stays in its column, later ones go to additional_fields.
         let bit = key_bit(&key);
         if seen & bit != 0 {
@@ -158,17 +163,20 @@ pub(crate) fn flatten<'a>(text: &'a str, origin: &Origin<'a>) -> Result<EventRow
             extra.push((key, value));
         }
     });
-    if let Err(e) = walked {
-        let what = match text.as_bytes().first() {
-            Some(b'{') => format!("not valid JSON: {e}"),
-            _ => format!("not a JSON object ({})", json_kind(text)),
-        };
-        return Err(RecordError {
-            index: origin.index,
-            field: None,
-            reason: what,
-        });
-    }
+    let len = match walked {
+        Ok(len) => len,
+        Err(e) => {
+            let what = match text.as_bytes().first() {
+                Some(b'{') => format!("not valid JSON: {e}"),
+                _ => format!("not a JSON object ({})", json_kind(text)),
+            };
+            return Err(RecordError {
+                index: origin.index,
+                field: None,
+                reason: what,
+            });
+        }
+    };
 
     if !extra.is_empty() {
         let mut out = String::with_capacity(64);
@@ -199,7 +207,7 @@ pub(crate) fn flatten<'a>(text: &'a str, origin: &Origin<'a>) -> Result<EventRow
     row.source_key = Some(Cow::Borrowed(origin.key));
     row.record_index = Some(origin.index as i64);
     row.event_date = row.event_time.map(day_of).or(origin.fallback_day);
-    Ok(row)
+    Ok((row, len))
 }
 
 /// A bit per known top-level key, to notice duplicates (0 for unknown keys).
@@ -451,7 +459,8 @@ mod tests {
     #[test]
     fn known_fields_land_in_columns() {
         let text = r#"{"eventVersion":"1.11","userIdentity":{"type":"AssumedRole","principalId":"AROA:me","arn":"arn:aws:sts::111122223333:assumed-role/Admin/me@example.com","accountId":"111122223333","sessionContext":{"sessionIssuer":{"type":"Role","userName":"Admin"},"webIdFederationData":{},"attributes":{"creationDate":"2024-01-01T00:00:00Z","mfaAuthenticated":"true"}},"invokedBy":"athena.amazonaws.com"},"eventTime":"2024-01-01T00:00:01Z","eventSource":"glue.amazonaws.com","eventName":"GetTable","readOnly":true,"managementEvent":"false","requestParameters":{"databaseName":"db", "name":"t"},"responseElements":null,"resources":[{"ARN":"arn:1","accountId":"1","type":"T"},{"ARNPrefix":"arn:2/"}],"tlsDetails":{"tlsVersion":"TLSv1.3","cipherSuite":"X","clientProvidedHostHeader":"h"},"recipientAccountId":111122223333}"#;
-        let row = flatten(text, &origin()).unwrap();
+        let (row, len) = flatten(text, &origin()).unwrap();
+        assert_eq!(len, text.len());
         assert_eq!(row.event_time, Some(1_704_067_201_000));
         assert_eq!(row.event_date, Some(19_723));
         assert_eq!(row.actor.as_deref(), Some("me@example.com"));
@@ -472,7 +481,8 @@ mod tests {
     #[test]
     fn unknown_and_misfit_fields_are_kept() {
         let text = r#"{"eventTime":"not a time","readOnly":"maybe","newField":{"x":[1]},"userIdentity":{"type":"IAMUser","userName":"u","futureKey":1},"eventName":{"odd":true}}"#;
-        let row = flatten(text, &origin()).unwrap();
+        let (row, len) = flatten(text, &origin()).unwrap();
+        assert_eq!(len, text.len());
         let extra: serde_json::Value =
             serde_json::from_str(row.additional_fields.as_deref().unwrap()).unwrap();
         assert_eq!(extra["eventTime"], "not a time");

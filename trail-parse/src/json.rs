@@ -124,7 +124,18 @@ pub(crate) fn as_json(raw: Raw<'_>) -> Option<&str> {
 /// Call `f(key, value)` for every member of the JSON object `text`, in order.
 ///
 /// Fails when `text` is not an object or is not valid JSON.
-pub(crate) fn for_each_member<'a, F>(text: &'a str, mut f: F) -> Result<(), JsonError>
+pub(crate) fn for_each_member<'a, F>(text: &'a str, f: F) -> Result<(), JsonError>
+where
+    F: FnMut(Cow<'a, str>, Raw<'a>),
+{
+    let mut p = Parser::new(text);
+    p.pos = object_members(text, f)?;
+    p.end()
+}
+
+/// Like [`for_each_member`] for an object at the start of `text` (leading
+/// whitespace allowed), whatever follows it; returns where the object ends.
+pub(crate) fn object_members<'a, F>(text: &'a str, mut f: F) -> Result<usize, JsonError>
 where
     F: FnMut(Cow<'a, str>, Raw<'a>),
 {
@@ -133,29 +144,33 @@ where
     p.expect(b'{', "expected an object")?;
     p.ws();
     if p.peek()? == b'}' {
-        p.pos += 1;
-    } else {
-        loop {
-            let key = p.key()?;
-            p.ws();
-            let start = p.pos;
-            p.value()?;
-            f(key, Raw(&text[start..p.pos]));
-            p.ws();
-            match p.peek()? {
-                b',' => {
-                    p.pos += 1;
-                    p.ws();
-                }
-                b'}' => {
-                    p.pos += 1;
-                    break;
-                }
-                _ => return Err(p.err("expected ',' or '}' after an object member")),
+        return Ok(p.pos + 1);
+    }
+    loop {
+        let key = p.key()?;
+        p.ws();
+        let start = p.pos;
+        p.value()?;
+        f(key, Raw(&text[start..p.pos]));
+        p.ws();
+        match p.peek()? {
+            b',' => {
+                p.pos += 1;
+                p.ws();
             }
+            b'}' => return Ok(p.pos + 1),
+            _ => return Err(p.err("expected ',' or '}' after an object member")),
         }
     }
-    p.end()
+}
+
+/// The length of the JSON value at the start of `text` (leading whitespace
+/// allowed), whatever follows it.
+#[cfg(test)]
+pub(crate) fn value_len(text: &str) -> Result<usize, JsonError> {
+    let mut p = Parser::new(text);
+    p.value()?;
+    Ok(p.pos)
 }
 
 /// Call `f(value)` for every element of the JSON array `text`, in order.
@@ -698,6 +713,9 @@ mod tests {
         assert!(Raw::parse(&mixed).is_ok());
         mixed.pop();
         mixed.push(']');
-        assert!(Raw::parse(&mixed).is_err(), "a mismatched bracket past level 64");
+        assert!(
+            Raw::parse(&mixed).is_err(),
+            "a mismatched bracket past level 64"
+        );
     }
 }

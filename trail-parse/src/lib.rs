@@ -48,6 +48,7 @@ mod decoder;
 mod envelope;
 mod error;
 mod json;
+mod window;
 
 pub mod actor;
 pub mod athena;

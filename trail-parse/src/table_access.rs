@@ -318,7 +318,8 @@ mod tests {
 
     #[test]
     fn table_lists_accept_strings_and_objects() {
-        let raw = Raw::parse(r#"["a", {"name":"b"}, {"TableName":"c"}, 7, null, {"x":1}]"#).unwrap();
+        let raw =
+            Raw::parse(r#"["a", {"name":"b"}, {"TableName":"c"}, 7, null, {"x":1}]"#).unwrap();
         let names: Vec<String> = table_list(Some(raw))
             .into_iter()
             .map(|c| c.into_owned())
