@@ -37,7 +37,7 @@ use crate::ledger::{Entry, Ledger};
 use crate::location::Location;
 use crate::run::{publish, recover};
 use crate::store::{s3_client, S3Options, Store};
-use crate::writer::{properties_for, write_partition, PendingFile, WriteOptions, Written};
+use crate::writer::{properties_for, write_partition, PendingFile, Sorted, WriteOptions, Written};
 
 /// The output table's name.
 pub const STATS_TABLE: &str = "athena_query_stats";
@@ -322,7 +322,7 @@ async fn enrich_async(args: &EnrichArgs) -> Result<EnrichSummary> {
             &partition,
             &format!("part-{run_id}"),
             0,
-            &batch,
+            &Sorted::in_order(batch),
             &args.write,
         )?);
     }

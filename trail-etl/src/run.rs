@@ -44,7 +44,7 @@ use crate::location::Location;
 use crate::progress::Progress;
 use crate::store::{s3_client, S3Options, Store};
 use crate::summary::{BadObject, BadRecord, Summary};
-use crate::writer::{prepare, properties, write_partition, PendingFile, WriteOptions};
+use crate::writer::{properties, write_partition, PendingFile, Sorted, WriteOptions};
 
 /// What to do when an object or a record is bad.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -634,8 +634,7 @@ fn encode(
     batches: Vec<RecordBatch>,
     first: usize,
 ) -> Result<Vec<PendingFile>> {
-    let batch = prepare(table, &batches)?;
-    drop(batches);
+    let rows = Sorted::by_time(table, batches)?;
     let partition = format!("event_date={}", day_string(day));
     let props = properties(table, write)?;
     write_partition(
@@ -645,7 +644,7 @@ fn encode(
         &partition,
         base,
         first,
-        &batch,
+        &rows,
         write,
     )
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use arrow_array::RecordBatch;
-use arrow_schema::{Schema, SortOptions};
+use arrow_schema::Schema;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::SortingColumn;
@@ -122,55 +122,102 @@ pub struct Written {
     pub bytes: u64,
 }
 
-/// Sort `batches` (all of one partition) by `event_time` and drop the partition column.
-pub fn prepare(table: Table, batches: &[RecordBatch]) -> Result<RecordBatch> {
-    use arrow_array::cast::AsArray;
-    use arrow_array::types::TimestampMillisecondType;
-    use arrow_array::Array;
-    let sorted = if batches.len() == 1 {
-        let only = &batches[0];
-        let time = only
-            .column_by_name("event_time")
-            .context("no event_time column")?;
-        if is_sorted(time) {
-            only.clone()
+/// One partition's rows in `event_time` order, read in chunks: the batches
+/// as decoded plus the order to read their rows in, so no sorted copy of the
+/// whole partition is ever made (a chunk of rows at a time is gathered).
+pub struct Sorted {
+    batches: Vec<RecordBatch>,
+    /// `(batch, row)` in output order; `None` when the only batch is in order.
+    order: Option<Vec<(usize, usize)>>,
+    /// Columns written (all but the partition column).
+    keep: Vec<usize>,
+    schema: Arc<Schema>,
+    rows: usize,
+}
+
+impl Sorted {
+    /// Rows already in order, written as they are (all columns).
+    pub fn in_order(batch: RecordBatch) -> Sorted {
+        let keep = (0..batch.num_columns()).collect();
+        Sorted {
+            schema: batch.schema(),
+            rows: batch.num_rows(),
+            batches: vec![batch],
+            order: None,
+            keep,
+        }
+    }
+
+    /// Order `batches` (all of one partition of `table`) by `event_time`,
+    /// nulls first, rows with equal times in arrival order; the partition
+    /// column is left out. Rows that arrive in order (the usual case within
+    /// one object) are not moved.
+    pub fn by_time(table: Table, batches: Vec<RecordBatch>) -> Result<Sorted> {
+        use arrow_array::cast::AsArray;
+        use arrow_array::types::TimestampMillisecondType;
+        use arrow_array::Array;
+        let full = batches
+            .first()
+            .map(|b| b.schema())
+            .unwrap_or_else(|| table.schema());
+        let keep: Vec<usize> = (0..full.fields().len())
+            .filter(|&i| full.field(i).name() != PARTITION_COLUMN)
+            .collect();
+        let schema = Arc::new(full.project(&keep)?);
+        let rows = batches.iter().map(|b| b.num_rows()).sum();
+        let order = if batches.len() == 1 && is_sorted(time_column(&batches[0])?) {
+            None
         } else {
-            let order = arrow_ord::sort::sort_to_indices(
-                time,
-                Some(SortOptions {
-                    descending: false,
-                    nulls_first: true,
-                }),
-                None,
-            )?;
-            arrow_select::take::take_record_batch(only, &order)?
-        }
-    } else if batches.is_empty() {
-        RecordBatch::new_empty(table.schema())
-    } else {
-        // Sort (time, batch, row) keys and gather the rows once, instead of
-        // concatenating every batch and then taking from the copy.
-        let mut keys: Vec<(Option<i64>, usize, usize)> =
-            Vec::with_capacity(batches.iter().map(|b| b.num_rows()).sum());
-        for (b, batch) in batches.iter().enumerate() {
-            let time = batch
-                .column_by_name("event_time")
-                .context("no event_time column")?
-                .as_primitive::<TimestampMillisecondType>();
-            keys.extend(
-                (0..batch.num_rows()).map(|r| (time.is_valid(r).then(|| time.value(r)), b, r)),
-            );
-        }
-        // Stable: rows with the same time keep their arrival order; nulls (None) first.
-        keys.sort_by_key(|k| k.0);
-        let indices: Vec<(usize, usize)> = keys.into_iter().map(|(_, b, r)| (b, r)).collect();
-        let refs: Vec<&RecordBatch> = batches.iter().collect();
-        arrow_select::interleave::interleave_record_batch(&refs, &indices)?
-    };
-    let keep: Vec<usize> = (0..sorted.num_columns())
-        .filter(|&i| sorted.schema().field(i).name() != PARTITION_COLUMN)
-        .collect();
-    Ok(sorted.project(&keep)?)
+            let mut keys: Vec<(Option<i64>, usize, usize)> = Vec::with_capacity(rows);
+            for (b, batch) in batches.iter().enumerate() {
+                let time = time_column(batch)?.as_primitive::<TimestampMillisecondType>();
+                keys.extend(
+                    (0..batch.num_rows()).map(|r| (time.is_valid(r).then(|| time.value(r)), b, r)),
+                );
+            }
+            // Stable and adaptive: nearly sorted runs cost little.
+            keys.sort_by_key(|k| k.0);
+            Some(keys.into_iter().map(|(_, b, r)| (b, r)).collect())
+        };
+        Ok(Sorted {
+            batches,
+            order,
+            keep,
+            schema,
+            rows,
+        })
+    }
+
+    /// Rows in all.
+    pub fn num_rows(&self) -> usize {
+        self.rows
+    }
+
+    /// The schema of the rows written.
+    pub fn schema(&self) -> Arc<Schema> {
+        Arc::clone(&self.schema)
+    }
+
+    /// Rows `start..start + len` in order.
+    pub fn chunk(&self, start: usize, len: usize) -> Result<RecordBatch> {
+        let chunk = match &self.order {
+            None => self.batches[0].slice(start, len),
+            Some(order) => {
+                let refs: Vec<&RecordBatch> = self.batches.iter().collect();
+                arrow_select::interleave::interleave_record_batch(
+                    &refs,
+                    &order[start..start + len],
+                )?
+            }
+        };
+        Ok(chunk.project(&self.keep)?)
+    }
+}
+
+fn time_column(batch: &RecordBatch) -> Result<&arrow_array::ArrayRef> {
+    batch
+        .column_by_name("event_time")
+        .context("no event_time column")
 }
 
 fn is_sorted(col: &dyn arrow_array::Array) -> bool {
@@ -193,7 +240,7 @@ pub struct PendingFile {
     pub tmp: PathBuf,
 }
 
-/// Write a prepared (sorted) partition as `<table>/<partition>/<base>-NNNN.parquet`
+/// Write a sorted partition as `<table>/<partition>/<base>-NNNN.parquet`
 /// files in `tmp_dir`, rolling to a new file past `opts.file_bytes`; `first`
 /// numbers the first file. The files are published later.
 #[allow(clippy::too_many_arguments)]
@@ -204,14 +251,14 @@ pub fn write_partition(
     partition: &str,
     base: &str,
     first: usize,
-    batch: &RecordBatch,
+    rows: &Sorted,
     opts: &WriteOptions,
 ) -> Result<Vec<PendingFile>> {
     std::fs::create_dir_all(tmp_dir).with_context(|| format!("creating {}", tmp_dir.display()))?;
     let mut files = Vec::new();
     let mut offset = 0;
     let slice_rows = 65_536;
-    while offset < batch.num_rows() {
+    while offset < rows.num_rows() {
         let name = format!("{base}-{:06}.parquet", first + files.len());
         let rel = format!("{table}/{partition}/{name}");
         let tmp = tmp_dir.join(format!("{table}.{partition}.{name}"));
@@ -219,13 +266,13 @@ pub fn write_partition(
             std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
         let mut w = ArrowWriter::try_new(
             std::io::BufWriter::with_capacity(1 << 20, file),
-            batch.schema(),
+            rows.schema(),
             Some(props.clone()),
         )?;
         let start = offset;
-        while offset < batch.num_rows() {
-            let n = slice_rows.min(batch.num_rows() - offset);
-            w.write(&batch.slice(offset, n))?;
+        while offset < rows.num_rows() {
+            let n = slice_rows.min(rows.num_rows() - offset);
+            w.write(&rows.chunk(offset, n)?)?;
             offset += n;
             if (w.bytes_written() + w.in_progress_size()) as u64 >= opts.file_bytes {
                 break;
