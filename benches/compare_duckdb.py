@@ -3,16 +3,19 @@
 
     python3 benches/compare_duckdb.py [MEGABYTES] [RUNS]
 
-Needs the bucket made by `bash benches/etl.sh MEGABYTES` (target/bench-data/)
-and `pip install duckdb`. Each round runs, in turn:
-  - trail-etl run (release build, all three tables, defaults);
+Builds what it needs once: the release binaries, a seeded bucket of about
+MEGABYTES MiB of JSON under target/bench-data/ (default 2048), and a venv
+with DuckDB under target/bench-venv/. Then each round runs, in turn:
+  - trail-etl run (release build, all three tables, default settings);
   - DuckDB with an auto-detected schema: read_json over every object,
     unnest(Records), written as zstd Parquet partitioned by the event's day,
     with the same thread count (threads = cores).
-It prints each run's wall time, MiB/s of decompressed JSON and peak RSS,
-then the medians and the ratio.
+It prints each run's wall time, MiB/s of decompressed JSON, records/s and
+peak RSS, then the medians and the ratio. Exits 1 if trail's peak RSS passes
+TRAIL_RSS_LIMIT_MB (default 512).
 """
 
+import json
 import os
 import shutil
 import statistics
@@ -25,6 +28,9 @@ RUNS = int(sys.argv[2]) if len(sys.argv) > 2 else 3
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.path.join(ROOT, "target", "bench-data", f"bucket-{MB}mb")
 TRAIL = os.path.join(ROOT, "target", "release", "trail-etl")
+GEN = os.path.join(ROOT, "target", "release", "gen-bucket")
+VENV = os.path.join(ROOT, "target", "bench-venv")
+DUCKDB_VERSION = "2.0.0"
 CORES = os.cpu_count() or 2
 
 DUCKDB = """
@@ -42,35 +48,71 @@ COPY (
 """
 
 
-def measured(cmd):
+def venv_python():
+    """A Python with DuckDB: target/bench-venv, made once."""
+    python = os.path.join(VENV, "bin", "python")
+    stamp = os.path.join(VENV, f".duckdb-{DUCKDB_VERSION}")
+    if not os.path.exists(stamp):
+        print(f"== making {VENV} with duckdb=={DUCKDB_VERSION}", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", VENV], check=True)
+        subprocess.run([python, "-m", "pip", "install", "-q", f"duckdb=={DUCKDB_VERSION}"], check=True)
+        open(stamp, "w").close()
+    return python
+
+
+def build():
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "trail-etl", "-p", "benches"], cwd=ROOT, check=True)
+    if not os.path.exists(os.path.join(DATA, ".done")):
+        shutil.rmtree(DATA, ignore_errors=True)
+        subprocess.run([GEN, DATA, str(MB), "42"], check=True)
+        open(os.path.join(DATA, ".done"), "w").close()
+
+
+def measured(cmd, stdout=subprocess.DEVNULL):
     """Wall seconds and peak RSS in KiB, from /usr/bin/time."""
     with tempfile.NamedTemporaryFile("r") as t:
-        subprocess.run(["/usr/bin/time", "-f", "%e %M", "-o", t.name, *cmd], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(["/usr/bin/time", "-f", "%e %M", "-o", t.name, *cmd], check=True, stdout=stdout)
         seconds, rss = t.read().split()[-2:]
     return float(seconds), int(rss)
 
 
 def main():
-    if not os.path.isdir(DATA):
-        sys.exit(f"{DATA} missing: run `bash benches/etl.sh {MB}` first")
-    out = tempfile.mkdtemp(prefix="trail-vs-duckdb-")
-    json_mib = MB  # the generator writes MEGABYTES MiB of JSON (give or take one object)
+    build()
+    python = venv_python()
+    out = tempfile.mkdtemp(prefix="trail-vs-duckdb-", dir=os.path.join(ROOT, "target", "bench-data"))
     results = {"trail": [], "duckdb": []}
+    rss = {"trail": [], "duckdb": []}
+    json_mib = records = None
+    cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
+    print(f"machine: {CORES} cores, {cpu}; input: {DATA}")
     for i in range(RUNS):
         for name in ("trail", "duckdb"):
             dest = os.path.join(out, f"{name}-{i}")
             if name == "trail":
-                cmd = [TRAIL, "run", "--source", DATA, "--dest", dest, "-q"]
+                summary = os.path.join(out, "summary.json")
+                with open(summary, "w") as f:
+                    seconds, peak = measured([TRAIL, "run", "--source", DATA, "--dest", dest, "--json", "-q"], stdout=f)
+                with open(summary) as f:
+                    s = json.load(f)
+                json_mib, records = s["json_bytes"] / 2**20, s["records"]
             else:
-                cmd = [sys.executable, "-c", DUCKDB, DATA, dest, str(CORES)]
-            seconds, rss = measured(cmd)
+                seconds, peak = measured([python, "-c", DUCKDB, DATA, dest, str(CORES)])
             results[name].append(seconds)
-            print(f"round {i + 1} {name:6}: {seconds:6.2f} s, {json_mib / seconds:6.1f} MiB/s of JSON, peak RSS {rss / 1024:.0f} MiB", flush=True)
+            rss[name].append(peak / 1024)
+            print(f"round {i + 1} {name:6}: {seconds:6.2f} s, {json_mib / seconds:6.1f} MiB/s of JSON, "
+                  f"{records / seconds:9.0f} records/s, peak RSS {peak / 1024:5.0f} MiB", flush=True)
             shutil.rmtree(dest, ignore_errors=True)
-    t, d = statistics.median(results["trail"]), statistics.median(results["duckdb"])
-    print(f"median: trail {t:.2f} s ({json_mib / t:.0f} MiB/s), duckdb {d:.2f} s ({json_mib / d:.0f} MiB/s), "
-          f"trail is {d / t:.2f}x duckdb ({CORES} cores)")
     shutil.rmtree(out, ignore_errors=True)
+    t, d = statistics.median(results["trail"]), statistics.median(results["duckdb"])
+    print(f"| pipeline | median s | MiB/s of JSON | records/s | peak RSS MiB |")
+    print(f"|---|---|---|---|---|")
+    for name, secs in (("trail-etl run", t), ("DuckDB auto-schema", d)):
+        key = "trail" if name.startswith("trail") else "duckdb"
+        print(f"| {name} | {secs:.2f} | {json_mib / secs:.0f} | {records / secs:.0f} | {max(rss[key]):.0f} |")
+    print(f"ratio: trail is {d / t:.2f}x DuckDB ({CORES} cores, {RUNS} alternated rounds, {json_mib:.0f} MiB of JSON)")
+    limit = float(os.environ.get("TRAIL_RSS_LIMIT_MB", "512"))
+    if max(rss["trail"]) > limit:
+        sys.exit(f"FAIL: trail's peak RSS {max(rss['trail']):.0f} MiB is over {limit:.0f} MiB")
 
 
 if __name__ == "__main__":

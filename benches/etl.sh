@@ -8,7 +8,7 @@
 # the release binary RUNS times (default 3) into a fresh destination, printing
 # for each run the wall time, MiB/s of JSON, records/s and peak RSS
 # (/usr/bin/time), and the medians. Fails when a run's peak RSS passes the
-# documented bound (1 GiB with the default --memory-mb 512; TRAIL_RSS_LIMIT_MB overrides).
+# documented bound (512 MiB with the default --memory-mb 512; TRAIL_RSS_LIMIT_MB overrides).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MB=${1:-2048}
@@ -49,7 +49,7 @@ rows = [l.split() for l in sys.stdin if l.strip()]
 med = lambda i: st.median(float(r[i]) for r in rows)
 print(f"median: {med(0):.2f} s, {med(1):.1f} MiB/s of JSON, {med(2):.0f} records/s, peak RSS {med(3):.0f} MiB")
 worst = max(float(r[3]) for r in rows)
-limit = float(__import__("os").environ.get("TRAIL_RSS_LIMIT_MB", "1024"))
+limit = float(__import__("os").environ.get("TRAIL_RSS_LIMIT_MB", "512"))
 if worst > limit:
     sys.exit(f"FAIL: peak RSS {worst:.0f} MiB is over the documented bound of {limit:.0f} MiB")
 print(f"peak RSS bound: {worst:.0f} MiB <= {limit:.0f} MiB")

@@ -61,7 +61,7 @@ pub enum OnError {
 pub struct Limits {
     /// Bytes of fetched, not yet decoded objects at once.
     pub fetch_bytes: usize,
-    /// Bytes of decoded rows held before the largest partitions are written out.
+    /// Bytes of decoded rows held, waiting or being encoded (see `PartitionBuffer`).
     pub buffer_bytes: usize,
     /// GET requests in flight at once.
     pub fetch_concurrency: usize,
@@ -72,8 +72,8 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            fetch_bytes: 128 << 20,
-            buffer_bytes: 384 << 20,
+            fetch_bytes: 64 << 20,
+            buffer_bytes: 256 << 20,
             fetch_concurrency: 32,
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
         }
@@ -499,6 +499,13 @@ async fn pipeline(
 
 /// Decoded rows per (table, day), written out as sorted Parquet files when
 /// they pass the memory budget and at the end.
+///
+/// The budget covers rows waiting here (half of it) and rows being encoded
+/// (the other half): past half the budget, the largest partitions go to the
+/// CPU pool until a quarter is left, and a partition waits for earlier ones
+/// to be written when they would take more than their half. So decoding goes
+/// on while earlier partitions are encoded, and rows never take more than the
+/// budget (plus one batch).
 struct PartitionBuffer {
     parts: BTreeMap<(Table, i32), (Vec<RecordBatch>, usize)>,
     bytes: usize,
@@ -510,27 +517,35 @@ struct PartitionBuffer {
     encoding: Arc<Encoding>,
 }
 
-/// Partitions being encoded on the CPU pool, so the collector keeps taking
-/// rows while earlier ones are compressed. At most `MAX_ENCODING` at once,
-/// which bounds the memory they hold.
+/// Partitions being encoded on the CPU pool: how many, their bytes, and
+/// the files they gave.
 #[derive(Default)]
 struct Encoding {
-    state: Mutex<(usize, Vec<Result<Vec<PendingFile>>>)>,
+    state: Mutex<EncodingState>,
     done: std::sync::Condvar,
 }
 
+#[derive(Default)]
+struct EncodingState {
+    running: usize,
+    bytes: usize,
+    results: Vec<Result<Vec<PendingFile>>>,
+}
+
+/// Partitions encoded at once at most (each keeps one core busy).
 const MAX_ENCODING: usize = 2;
 /// File numbers reserved per flush of a partition (a flush rolls to a new
 /// file past 512 MB, so it never needs this many).
 const FILES_PER_FLUSH: usize = 1000;
 
 impl Encoding {
-    fn wait_below(&self, limit: usize) -> Result<()> {
+    /// Wait until `ready` holds for the state.
+    fn wait_for(&self, ready: impl Fn(&EncodingState) -> bool) -> Result<()> {
         let mut state = self
             .state
             .lock()
             .map_err(|_| anyhow::anyhow!("encoding state poisoned"))?;
-        while state.0 >= limit {
+        while !ready(&state) {
             state = self
                 .done
                 .wait(state)
@@ -562,13 +577,12 @@ impl PartitionBuffer {
             entry.1 += size;
             self.bytes += size;
         }
-        if self.bytes > self.budget {
-            // Write out the largest partitions until half the budget is free.
+        if self.bytes > self.budget / 2 {
             let mut sizes: Vec<((Table, i32), usize)> =
                 self.parts.iter().map(|(k, v)| (*k, v.1)).collect();
             sizes.sort_by_key(|s| std::cmp::Reverse(s.1));
             for (key, _) in sizes {
-                if self.bytes <= self.budget / 2 {
+                if self.bytes <= self.budget / 4 {
                     break;
                 }
                 self.flush(key)?;
@@ -585,9 +599,13 @@ impl PartitionBuffer {
         let first = self.next_file.entry(key).or_insert(0);
         let start = *first;
         *first += FILES_PER_FLUSH;
-        self.encoding.wait_below(MAX_ENCODING)?;
+        let room = self.budget / 2;
+        self.encoding.wait_for(|s| {
+            s.running == 0 || (s.running < MAX_ENCODING && s.bytes + size <= room)
+        })?;
         if let Ok(mut state) = self.encoding.state.lock() {
-            state.0 += 1;
+            state.running += 1;
+            state.bytes += size;
         }
         let (tmp_dir, base, write, encoding) = (
             self.tmp_dir.clone(),
@@ -598,8 +616,9 @@ impl PartitionBuffer {
         rayon::spawn(move || {
             let result = encode(&tmp_dir, &base, &write, key, batches, start);
             if let Ok(mut state) = encoding.state.lock() {
-                state.0 -= 1;
-                state.1.push(result);
+                state.running -= 1;
+                state.bytes -= size;
+                state.results.push(result);
             }
             encoding.done.notify_all();
         });
@@ -611,14 +630,14 @@ impl PartitionBuffer {
         for key in keys {
             self.flush(key)?;
         }
-        self.encoding.wait_below(1)?;
+        self.encoding.wait_for(|s| s.running == 0)?;
         let mut state = self
             .encoding
             .state
             .lock()
             .map_err(|_| anyhow::anyhow!("encoding state poisoned"))?;
         let mut files = Vec::new();
-        for r in state.1.drain(..) {
+        for r in state.results.drain(..) {
             files.extend(r?);
         }
         Ok(files)

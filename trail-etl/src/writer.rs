@@ -257,7 +257,8 @@ pub fn write_partition(
     std::fs::create_dir_all(tmp_dir).with_context(|| format!("creating {}", tmp_dir.display()))?;
     let mut files = Vec::new();
     let mut offset = 0;
-    let slice_rows = 65_536;
+    // Rows gathered at a time: small enough to hold little, large enough to amortise.
+    let slice_rows = 8_192;
     while offset < rows.num_rows() {
         let name = format!("{base}-{:06}.parquet", first + files.len());
         let rel = format!("{table}/{partition}/{name}");
