@@ -401,7 +401,7 @@ async fn pipeline(
                     break;
                 };
                 let result = match body {
-                    Ok(bytes) => decoder.decode_all(&listed.key, &bytes[..]),
+                    Ok(bytes) => decoder.decode_all_slice(&listed.key, &bytes[..]),
                     Err(reason) => Err(trail_parse::Error::Read {
                         key: listed.key.clone(),
                         source: std::io::Error::other(reason),
@@ -600,9 +600,8 @@ impl PartitionBuffer {
         let start = *first;
         *first += FILES_PER_FLUSH;
         let room = self.budget / 2;
-        self.encoding.wait_for(|s| {
-            s.running == 0 || (s.running < MAX_ENCODING && s.bytes + size <= room)
-        })?;
+        self.encoding
+            .wait_for(|s| s.running == 0 || (s.running < MAX_ENCODING && s.bytes + size <= room))?;
         if let Ok(mut state) = self.encoding.state.lock() {
             state.running += 1;
             state.bytes += size;

@@ -4,6 +4,8 @@ use std::io::{BufRead, BufReader, Read};
 
 /// Bytes of decompressed JSON read at a time.
 const READ_CHUNK: usize = 256 << 10;
+/// Gzip objects up to this much JSON are decompressed whole when in memory.
+const WHOLE_OBJECT_BYTES: usize = 16 << 20;
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
@@ -12,6 +14,7 @@ use arrow_schema::{Schema, SchemaRef};
 use crate::athena::AthenaQueriesBuilder;
 use crate::envelope::{EnvelopeError, Next, Splitter};
 use crate::events::{self, EventsBuilder, Origin};
+use crate::inflate::Inflater;
 use crate::table_access::TableAccessBuilder;
 use crate::time::days_since_epoch;
 use crate::{athena, table_access, Error, ObjectKey, RecordError};
@@ -192,6 +195,8 @@ impl DecoderBuilder {
             athena: AthenaQueriesBuilder::new(cap / 8),
             schemas: Table::ALL.map(Table::schema),
             text: String::new(),
+            scratch: vec![0; READ_CHUNK],
+            inflater: Inflater::new(),
             opts: self,
         }
     }
@@ -224,6 +229,8 @@ pub struct Decoder {
     athena: AthenaQueriesBuilder,
     schemas: [SchemaRef; 3],
     text: String,
+    scratch: Vec<u8>,
+    inflater: Inflater,
 }
 
 impl Decoder {
@@ -257,36 +264,116 @@ impl Decoder {
         Ok((batches, summary))
     }
 
+    /// Like [`decode_object`](Decoder::decode_object) for an object already
+    /// in memory, which is faster: a single-member gzip object of up to
+    /// 16 MiB of JSON is decompressed whole with libdeflate, and nothing is
+    /// copied to an intermediate reader.
+    pub fn decode_slice(
+        &mut self,
+        key: &str,
+        bytes: &[u8],
+        mut sink: impl FnMut(Table, RecordBatch),
+    ) -> Result<ObjectSummary, Error> {
+        let result = self.decode_slice_inner(key, bytes, &mut sink);
+        if result.is_err() {
+            self.discard();
+        }
+        result
+    }
+
+    /// [`decode_slice`](Decoder::decode_slice), collecting the batches.
+    pub fn decode_all_slice(
+        &mut self,
+        key: &str,
+        bytes: &[u8],
+    ) -> Result<(Batches, ObjectSummary), Error> {
+        let mut batches = Batches::default();
+        let summary = self.decode_slice(key, bytes, |t, b| batches.push(t, b))?;
+        Ok((batches, summary))
+    }
+
+    fn decode_slice_inner(
+        &mut self,
+        key: &str,
+        bytes: &[u8],
+        sink: &mut dyn FnMut(Table, RecordBatch),
+    ) -> Result<ObjectSummary, Error> {
+        if bytes.starts_with(&[0x1f, 0x8b]) {
+            let mut out = std::mem::take(&mut self.text).into_bytes();
+            if self
+                .inflater
+                .single_member(bytes, WHOLE_OBJECT_BYTES, &mut out)
+            {
+                return match String::from_utf8(out) {
+                    Ok(text) => {
+                        let splitter = Splitter::from_text(text, self.opts.max_record_bytes);
+                        self.split(key, splitter, true, sink)
+                    }
+                    // Not UTF-8 somewhere: the streaming window finds which records.
+                    Err(e) => {
+                        let json = e.into_bytes();
+                        self.stream(key, &json[..], true, sink)
+                    }
+                };
+            }
+            out.clear();
+            self.text = String::from_utf8(out).unwrap_or_default();
+        }
+        self.decode_inner(key, bytes, sink)
+    }
+
     fn decode_inner<R: Read>(
         &mut self,
         key: &str,
         input: R,
         sink: &mut dyn FnMut(Table, RecordBatch),
     ) -> Result<ObjectSummary, Error> {
-        let read_err = |source| Error::Read {
+        let mut raw = BufReader::with_capacity(64 << 10, input);
+        let head = raw.fill_buf().map_err(|source| Error::Read {
             key: key.to_string(),
             source,
-        };
-        let mut summary = ObjectSummary::default();
-        let mut raw = BufReader::with_capacity(64 << 10, input);
-        let head = raw.fill_buf().map_err(read_err)?;
+        })?;
         if head.is_empty() {
             return Err(Error::Empty {
                 key: key.to_string(),
             });
         }
-        summary.gzip = head.starts_with(&[0x1f, 0x8b]);
-        let reader: Box<dyn Read + '_> = if summary.gzip {
-            Box::new(flate2::bufread::MultiGzDecoder::new(raw))
+        if head.starts_with(&[0x1f, 0x8b]) {
+            self.stream(key, flate2::bufread::MultiGzDecoder::new(raw), true, sink)
         } else {
-            Box::new(raw)
-        };
-        let mut splitter = Splitter::new(
-            reader,
-            READ_CHUNK,
+            self.stream(key, raw, false, sink)
+        }
+    }
+
+    /// Decode a stream of JSON (already decompressed).
+    fn stream<R: Read>(
+        &mut self,
+        key: &str,
+        json: R,
+        gzip: bool,
+        sink: &mut dyn FnMut(Table, RecordBatch),
+    ) -> Result<ObjectSummary, Error> {
+        let splitter = Splitter::new(
+            json,
+            std::mem::take(&mut self.scratch),
             self.opts.max_record_bytes,
             std::mem::take(&mut self.text),
         );
+        self.split(key, splitter, gzip, sink)
+    }
+
+    /// Decode every record `splitter` finds.
+    fn split<R: Read>(
+        &mut self,
+        key: &str,
+        mut splitter: Splitter<R>,
+        gzip: bool,
+        sink: &mut dyn FnMut(Table, RecordBatch),
+    ) -> Result<ObjectSummary, Error> {
+        let mut summary = ObjectSummary {
+            gzip,
+            ..ObjectSummary::default()
+        };
         let fallback_day = ObjectKey::parse(key)
             .ok()
             .and_then(|k| k.delivery_date)
@@ -338,12 +425,15 @@ impl Decoder {
             }
         };
         summary.json_bytes = splitter.offset();
-        let mut text = splitter.into_text();
+        let (mut text, scratch) = splitter.into_parts();
         text.clear();
         if text.capacity() > 4 << 20 {
             text = String::new();
         }
         self.text = text;
+        if !scratch.is_empty() {
+            self.scratch = scratch;
+        }
         result?;
         self.flush(key, sink)?;
         Ok(summary)

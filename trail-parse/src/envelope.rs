@@ -68,12 +68,24 @@ pub(crate) struct Splitter<R> {
     saw_records: bool,
 }
 
-impl<R: Read> Splitter<R> {
-    /// Split the document read from `reader`, `chunk` bytes at a time;
-    /// `text` is a buffer to reuse.
-    pub(crate) fn new(reader: R, chunk: usize, max_record_bytes: usize, text: String) -> Self {
+impl Splitter<io::Empty> {
+    /// Split a document already decoded in full.
+    pub(crate) fn from_text(text: String, max_record_bytes: usize) -> Self {
         Splitter {
-            window: Window::new(reader, chunk, text),
+            window: Window::from_text(text),
+            state: State::Start,
+            max_record_bytes,
+            saw_records: false,
+        }
+    }
+}
+
+impl<R: Read> Splitter<R> {
+    /// Split the document read from `reader`, `scratch.len()` bytes at a
+    /// time; `scratch` and `text` are buffers to reuse.
+    pub(crate) fn new(reader: R, scratch: Vec<u8>, max_record_bytes: usize, text: String) -> Self {
+        Splitter {
+            window: Window::new(reader, scratch, text),
             state: State::Start,
             max_record_bytes,
             saw_records: false,
@@ -85,9 +97,9 @@ impl<R: Read> Splitter<R> {
         self.window.offset()
     }
 
-    /// The text buffer, for reuse.
-    pub(crate) fn into_text(self) -> String {
-        self.window.into_text()
+    /// The text and read buffers, for reuse.
+    pub(crate) fn into_parts(self) -> (String, Vec<u8>) {
+        self.window.into_parts()
     }
 
     /// Parse the next record with `parse`, which gets the text from the
@@ -443,7 +455,7 @@ mod tests {
     use crate::json::value_len;
 
     fn split(doc: &[u8], chunk: usize, limit: usize) -> Result<Vec<String>, EnvelopeError> {
-        let mut s = Splitter::new(doc, chunk, limit, String::new());
+        let mut s = Splitter::new(doc, vec![0; chunk], limit, String::new());
         let mut out = Vec::new();
         loop {
             let mut seen = String::new();

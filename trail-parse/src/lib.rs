@@ -47,6 +47,7 @@ mod columns;
 mod decoder;
 mod envelope;
 mod error;
+mod inflate;
 mod json;
 mod window;
 

@@ -26,17 +26,37 @@ pub(crate) struct Window<R> {
     invalid: Vec<usize>,
 }
 
+impl Window<io::Empty> {
+    /// A window over text decoded in full (already checked as UTF-8).
+    pub(crate) fn from_text(text: String) -> Self {
+        Window {
+            reader: io::empty(),
+            text,
+            pos: 0,
+            dropped: 0,
+            scratch: Vec::new(),
+            pending: 0,
+            eof: true,
+            invalid: Vec::new(),
+        }
+    }
+}
+
 impl<R: Read> Window<R> {
-    /// A window reading `chunk` bytes at a time (at least 4).
-    pub(crate) fn new(reader: R, chunk: usize, text: String) -> Self {
+    /// A window reading `scratch.len()` bytes at a time (at least 4);
+    /// `scratch` and `text` are buffers to reuse.
+    pub(crate) fn new(reader: R, mut scratch: Vec<u8>, text: String) -> Self {
         let mut text = text;
         text.clear();
+        if scratch.len() < 4 {
+            scratch.resize(4, 0);
+        }
         Window {
             reader,
             text,
             pos: 0,
             dropped: 0,
-            scratch: vec![0; chunk.max(4)],
+            scratch,
             pending: 0,
             eof: false,
             invalid: Vec::new(),
@@ -74,9 +94,9 @@ impl<R: Read> Window<R> {
         self.invalid.last().is_some_and(|&i| i >= self.pos)
     }
 
-    /// The text buffer, for reuse by the next window.
-    pub(crate) fn into_text(self) -> String {
-        self.text
+    /// The text and read buffers, for reuse by the next window.
+    pub(crate) fn into_parts(self) -> (String, Vec<u8>) {
+        (self.text, self.scratch)
     }
 
     /// Read more text; `false` at the end of the stream.
@@ -156,7 +176,7 @@ mod tests {
     use super::*;
 
     fn drain(input: &[u8], chunk: usize) -> (String, Vec<usize>) {
-        let mut w = Window::new(input, chunk, String::new());
+        let mut w = Window::new(input, vec![0; chunk], String::new());
         let mut out = String::new();
         let mut invalid = Vec::new();
         while w.fill().unwrap() {
@@ -190,7 +210,7 @@ mod tests {
 
     #[test]
     fn offset_counts_consumed_bytes() {
-        let mut w = Window::new(&b"0123456789"[..], 4, String::new());
+        let mut w = Window::new(&b"0123456789"[..], vec![0; 4], String::new());
         assert!(w.fill().unwrap());
         w.consume(3);
         assert!(w.fill().unwrap());

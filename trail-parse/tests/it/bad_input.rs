@@ -14,11 +14,23 @@ fn gz(bytes: &[u8]) -> Vec<u8> {
     e.finish().unwrap()
 }
 
+/// Decode from a reader and from memory (libdeflate for whole gzip
+/// objects): both must give the same result, errors included.
 fn decode(bytes: &[u8]) -> Result<trail_parse::ObjectSummary, Error> {
-    DecoderBuilder::new()
+    let streamed = DecoderBuilder::new()
         .build()
         .decode_all(KEY, bytes)
-        .map(|(_, s)| s)
+        .map(|(_, s)| s);
+    let sliced = DecoderBuilder::new()
+        .build()
+        .decode_all_slice(KEY, bytes)
+        .map(|(_, s)| s);
+    assert_eq!(
+        format!("{streamed:?}"),
+        format!("{sliced:?}"),
+        "decode_all and decode_all_slice disagree"
+    );
+    streamed
 }
 
 const GOOD: &str = r#"{"eventTime":"2024-01-02T03:04:05Z","eventName":"A","eventID":"1"}"#;
@@ -112,6 +124,11 @@ fn invalid_utf8_and_oversized_records_are_record_errors() {
     doc.extend(b"]}");
     let mut decoder = DecoderBuilder::new().with_max_record_bytes(1000).build();
     let (_, s) = decoder.decode_all(KEY, &doc[..]).unwrap();
+    let (_, from_gzip) = decoder.decode_all_slice(KEY, &gz(&doc)).unwrap();
+    assert_eq!(
+        from_gzip.bad_records, s.bad_records,
+        "whole-object path agrees"
+    );
     assert_eq!(s.rows.events, 1);
     assert!(
         s.bad_records[0].reason.contains("UTF-8"),
@@ -132,6 +149,11 @@ fn multi_member_gzip_and_plain_json() {
     let s = decode(&two).unwrap();
     assert_eq!(s.rows.events, 2);
     assert!(s.gzip);
+    // Two identical members: two copies of the document, which is not one document.
+    let one = gz(br#"{"Records":[{"eventName":"A"}]}"#);
+    let twice = [one.clone(), one].concat();
+    let e = decode(&twice).unwrap_err();
+    assert!(e.to_string().contains("after the end"), "{e}");
     let s = decode(br#" {"Records":[{"eventName":"A"}]} "#).unwrap();
     assert!(!s.gzip);
     assert_eq!(s.rows.events, 1);

@@ -34,13 +34,24 @@ pub fn walk(dir: &Path) -> Vec<(String, PathBuf)> {
     out
 }
 
-/// Decode one file with default settings.
+/// Decode one file with default settings, from a reader and from memory
+/// (which must agree).
 pub fn decode_file(key: &str, path: &Path) -> (Batches, ObjectSummary) {
     let file = std::fs::File::open(path).unwrap();
-    DecoderBuilder::new()
+    let (batches, summary) = DecoderBuilder::new()
         .build()
         .decode_all(key, file)
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let bytes = std::fs::read(path).unwrap();
+    let (sliced, same) = DecoderBuilder::new()
+        .build()
+        .decode_all_slice(key, &bytes)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(same, summary, "{key}: decode_all_slice disagrees");
+    for table in trail_parse::Table::ALL {
+        assert_eq!(sliced.get(table), batches.get(table), "{key}: {table:?}");
+    }
+    (batches, summary)
 }
 
 /// All batches of a table in one.
