@@ -89,7 +89,10 @@ pub fn actor<'a>(id: &Identity<'a>) -> (Option<Cow<'a, str>>, Option<Cow<'a, str
 
 /// `arn:PARTITION:sts::ACCOUNT:assumed-role/ROLE/SESSION` → `(ROLE, SESSION)`.
 pub fn assumed_role(arn: &str) -> Option<(&str, &str)> {
-    let (_, rest) = arn.split_once(":assumed-role/")?;
+    static FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(":assumed-role/"));
+    let at = FINDER.find(arn.as_bytes())?;
+    let rest = &arn[at + ":assumed-role/".len()..];
     let (role, session) = rest.split_once('/')?;
     (!role.is_empty() && !session.is_empty()).then_some((role, session))
 }

@@ -15,12 +15,16 @@ use std::fmt;
 
 /// The exact text of one valid JSON value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Raw<'a>(&'a str);
+pub(crate) struct Raw<'a> {
+    text: &'a str,
+    /// A string holding escapes (known from the scan, so no second look).
+    escaped: bool,
+}
 
 impl<'a> Raw<'a> {
     /// The value's text, as written.
     pub(crate) fn get(&self) -> &'a str {
-        self.0
+        self.text
     }
 
     /// Parse `text` as exactly one JSON value (surrounding whitespace allowed).
@@ -29,10 +33,13 @@ impl<'a> Raw<'a> {
         let mut p = Parser::new(text);
         p.ws();
         let start = p.pos;
-        p.value()?;
+        let escaped = p.value()?;
         let end = p.pos;
         p.end()?;
-        Ok(Raw(&text[start..end]))
+        Ok(Raw {
+            text: &text[start..end],
+            escaped,
+        })
     }
 }
 
@@ -67,7 +74,8 @@ pub(crate) enum Scalar<'a> {
 pub(crate) fn scalar(raw: Raw<'_>) -> Scalar<'_> {
     let text = raw.get();
     match text.as_bytes().first() {
-        Some(b'"') => Scalar::Str(unquote(text)),
+        Some(b'"') if raw.escaped => Scalar::Str(unquote(text)),
+        Some(b'"') => Scalar::Str(Cow::Borrowed(&text[1..text.len() - 1])),
         Some(b'n') => Scalar::Null,
         Some(b't') => Scalar::Bool(true),
         Some(b'f') => Scalar::Bool(false),
@@ -150,8 +158,14 @@ where
         let key = p.key()?;
         p.ws();
         let start = p.pos;
-        p.value()?;
-        f(key, Raw(&text[start..p.pos]));
+        let escaped = p.value()?;
+        f(
+            key,
+            Raw {
+                text: &text[start..p.pos],
+                escaped,
+            },
+        );
         p.ws();
         match p.peek()? {
             b',' => {
@@ -190,8 +204,11 @@ where
         loop {
             p.ws();
             let start = p.pos;
-            p.value()?;
-            f(Raw(&text[start..p.pos]));
+            let escaped = p.value()?;
+            f(Raw {
+                text: &text[start..p.pos],
+                escaped,
+            });
             p.ws();
             match p.peek()? {
                 b',' => p.pos += 1,
@@ -359,6 +376,7 @@ impl<'a> Parser<'a> {
     }
 
     /// A member's key and its colon; the key borrowed unless it holds escapes.
+    #[inline]
     fn key(&mut self) -> Result<Cow<'a, str>, JsonError> {
         if self.peek()? != b'"' {
             return Err(self.err("expected a quoted key"));
@@ -374,6 +392,17 @@ impl<'a> Parser<'a> {
         self.ws();
         self.expect(b':', "expected ':' after a key")?;
         Ok(key)
+    }
+
+    /// Skip a member's key and its colon.
+    #[inline]
+    fn skip_key(&mut self) -> Result<(), JsonError> {
+        if self.peek()? != b'"' {
+            return Err(self.err("expected a quoted key"));
+        }
+        self.string()?;
+        self.ws();
+        self.expect(b':', "expected ':' after a key")
     }
 
     /// Skip a string starting at its opening quote; `true` when it holds escapes.
@@ -474,8 +503,9 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-    /// Skip one value (objects and arrays whole), validating it.
-    fn value(&mut self) -> Result<(), JsonError> {
+    /// Skip one value (objects and arrays whole), validating it; `true`
+    /// when the value is a string holding escapes.
+    fn value(&mut self) -> Result<bool, JsonError> {
         let mut open = Nesting {
             depth: 0,
             low: 0,
@@ -491,7 +521,7 @@ impl<'a> Parser<'a> {
                         self.pos += 1;
                     } else {
                         open.push(true);
-                        self.key()?;
+                        self.skip_key()?;
                         continue 'value;
                     }
                 }
@@ -506,7 +536,10 @@ impl<'a> Parser<'a> {
                     }
                 }
                 b'"' => {
-                    self.string()?;
+                    let escaped = self.string()?;
+                    if open.depth == 0 {
+                        return Ok(escaped);
+                    }
                 }
                 b't' => self.literal(b"true")?,
                 b'f' => self.literal(b"false")?,
@@ -517,7 +550,7 @@ impl<'a> Parser<'a> {
             // After a value: close containers until one continues.
             loop {
                 if open.depth == 0 {
-                    return Ok(());
+                    return Ok(false);
                 }
                 self.ws();
                 let object = open.in_object();
@@ -526,7 +559,7 @@ impl<'a> Parser<'a> {
                         self.pos += 1;
                         if object {
                             self.ws();
-                            self.key()?;
+                            self.skip_key()?;
                         }
                         continue 'value;
                     }
