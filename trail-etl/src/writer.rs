@@ -61,6 +61,33 @@ const HIGH_CARDINALITY: &[&str] = &[
     "completed_at",
 ];
 
+/// Columns nobody filters on by range (free-form JSON, long or random text):
+/// min/max statistics would cost a comparison per value and prune nothing.
+const NO_STATISTICS: &[&str] = &[
+    "event_id",
+    "request_id",
+    "shared_event_id",
+    "user_agent",
+    "error_message",
+    "request_parameters",
+    "response_elements",
+    "additional_event_data",
+    "service_event_details",
+    "insight_details",
+    "event_context",
+    "addendum",
+    "edge_device_details",
+    "web_id_federation_attributes",
+    "in_scope_of",
+    "additional_fields",
+    "user_identity_access_key_id",
+    "source_key",
+    "client_request_token",
+    "output_location",
+    "permissions",
+    "query",
+];
+
 /// The schema of the files: the table's schema without the partition column.
 pub fn file_schema(table: Table) -> Arc<Schema> {
     let schema = table.schema();
@@ -102,6 +129,11 @@ pub fn properties_for(
     for name in HIGH_CARDINALITY {
         if schema.index_of(name).is_ok() {
             b = b.set_column_dictionary_enabled((*name).into(), false);
+        }
+    }
+    for name in NO_STATISTICS {
+        if schema.index_of(name).is_ok() {
+            b = b.set_column_statistics_enabled((*name).into(), EnabledStatistics::None);
         }
     }
     Ok(b.build())
