@@ -2,8 +2,12 @@
 //!
 //! CloudTrail delivers gzipped JSON documents `{"Records":[...]}` with
 //! free-form request parameters. This crate streams such an object (gzip,
-//! multi-member gzip or plain JSON, from any [`std::io::Read`]) one record at a
-//! time into Arrow builders for three tables:
+//! multi-member gzip or plain JSON, from any [`std::io::Read`], or from memory
+//! with [`Decoder::decode_slice`], which inflates whole objects with
+//! libdeflate) one record at a time into Arrow builders. Each record is
+//! parsed in place, once, by a small validating JSON scanner: no copy per
+//! record, no `serde_json::Value` tree, free-form objects kept as their exact
+//! text. There are three tables:
 //!
 //! | table | one row per | built by |
 //! |---|---|---|
