@@ -17,6 +17,14 @@ pub(crate) trait Column {
     type Builder;
     fn data_type() -> DataType;
     fn builder(capacity: usize) -> Self::Builder;
+    /// A builder with room for `rows` values and `bytes` of variable-length data.
+    fn sized(rows: usize, _bytes: usize) -> Self::Builder {
+        Self::builder(rows)
+    }
+    /// Bytes of variable-length data appended so far.
+    fn data_len(_builder: &Self::Builder) -> usize {
+        0
+    }
     fn append(builder: &mut Self::Builder, value: &Self::Value<'_>);
     fn finish(builder: &mut Self::Builder) -> ArrayRef;
     /// Bytes of variable-length data a value adds (to cap batch sizes).
@@ -46,6 +54,12 @@ impl Column for Text {
     }
     fn builder(capacity: usize) -> StringBuilder {
         StringBuilder::with_capacity(capacity, capacity * 16)
+    }
+    fn sized(rows: usize, bytes: usize) -> StringBuilder {
+        StringBuilder::with_capacity(rows, bytes)
+    }
+    fn data_len(builder: &StringBuilder) -> usize {
+        builder.values_slice().len()
     }
     fn append(builder: &mut StringBuilder, value: &Self::Value<'_>) {
         builder.append_option(value.as_deref());
@@ -213,6 +227,10 @@ macro_rules! table {
             $( $col: <$kind as $crate::columns::Column>::Builder, )*
             rows: usize,
             bytes: usize,
+            /// Per column, bytes of text per byte of JSON read, learned from
+            /// earlier batches (empty until then); then rows per byte of JSON.
+            shares: Vec<f64>,
+            rows_per_byte: f64,
         }
 
         impl $builder {
@@ -221,7 +239,49 @@ macro_rules! table {
                     $( $col: <$kind as $crate::columns::Column>::builder(capacity), )*
                     rows: 0,
                     bytes: 0,
+                    shares: Vec::new(),
+                    rows_per_byte: 0.0,
                 }
+            }
+
+            /// Learn how the rows appended so far, read from `json_bytes` of
+            /// JSON, split across columns (call before `finish_columns`).
+            #[allow(dead_code)]
+            pub(crate) fn learn(&mut self, json_bytes: u64) {
+                if json_bytes == 0 || self.rows == 0 {
+                    return;
+                }
+                let per = 1.0 / json_bytes as f64;
+                let now = [ $( <$kind as $crate::columns::Column>::data_len(&self.$col) as f64 * per, )* ];
+                if self.shares.is_empty() {
+                    self.shares = now.to_vec();
+                    self.rows_per_byte = self.rows as f64 * per;
+                } else {
+                    for (share, now) in self.shares.iter_mut().zip(now) {
+                        *share = (*share + now) / 2.0;
+                    }
+                    self.rows_per_byte = (self.rows_per_byte + self.rows as f64 * per) / 2.0;
+                }
+            }
+
+            /// Make room, in the empty builders, for the rows of about
+            /// `json_bytes` of JSON, as learned: growing the buffers value by
+            /// value would copy them again and again.
+            #[allow(dead_code, unused_assignments)]
+            pub(crate) fn presize(&mut self, json_bytes: usize) {
+                if self.shares.is_empty() || self.rows != 0 {
+                    return;
+                }
+                let json = json_bytes as f64 * 1.1;
+                let rows = (self.rows_per_byte * json) as usize + 8;
+                let mut i = 0;
+                $(
+                    self.$col = <$kind as $crate::columns::Column>::sized(
+                        rows,
+                        (self.shares[i] * json) as usize,
+                    );
+                    i += 1;
+                )*
             }
 
             /// The Arrow fields, in column order.

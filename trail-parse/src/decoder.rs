@@ -378,6 +378,8 @@ impl Decoder {
             .ok()
             .and_then(|k| k.delivery_date)
             .map(days_since_epoch);
+        let mut batch_start = 0;
+        self.events.presize(presize_hint(&splitter));
         let result = loop {
             let index = summary.records;
             let next = splitter
@@ -419,11 +421,15 @@ impl Decoder {
             if self.events.len() >= self.opts.batch_rows
                 || self.events.bytes() >= self.opts.batch_bytes
             {
+                self.events.learn(splitter.offset() - batch_start);
+                batch_start = splitter.offset();
                 if let Err(e) = self.flush(key, sink) {
                     break Err(e);
                 }
+                self.events.presize(presize_hint(&splitter));
             }
         };
+        self.events.learn(splitter.offset() - batch_start);
         summary.json_bytes = splitter.offset();
         let (mut text, scratch) = splitter.into_parts();
         text.clear();
@@ -495,6 +501,12 @@ impl Decoder {
         self.access.finish_columns();
         self.athena.finish_columns();
     }
+}
+
+/// JSON bytes to size the next batch's builders for: what is left of an
+/// object decoded whole, a few MiB of a streamed one.
+fn presize_hint<R: Read>(splitter: &Splitter<R>) -> usize {
+    splitter.remaining().unwrap_or(4 << 20).min(32 << 20)
 }
 
 fn envelope_error(key: &str, e: EnvelopeError, records: u64) -> Error {

@@ -97,6 +97,11 @@ impl<R: Read> Splitter<R> {
         self.window.offset()
     }
 
+    /// Bytes of the document left, when it is known (decoded in full).
+    pub(crate) fn remaining(&self) -> Option<usize> {
+        self.window.remaining()
+    }
+
     /// The text and read buffers, for reuse.
     pub(crate) fn into_parts(self) -> (String, Vec<u8>) {
         self.window.into_parts()

@@ -76,6 +76,11 @@ impl<R: Read> Window<R> {
         debug_assert!(self.pos <= self.text.len());
     }
 
+    /// Bytes left to consume, once the stream has been read to its end.
+    pub(crate) fn remaining(&self) -> Option<usize> {
+        self.eof.then(|| self.text.len() - self.pos)
+    }
+
     /// Bytes consumed since the start of the stream.
     pub(crate) fn offset(&self) -> u64 {
         self.dropped + self.pos as u64
