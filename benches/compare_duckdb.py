@@ -26,7 +26,7 @@ import tempfile
 MB = int(sys.argv[1]) if len(sys.argv) > 1 else 2048
 RUNS = int(sys.argv[2]) if len(sys.argv) > 2 else 3
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DATA = os.path.join(ROOT, "target", "bench-data", f"bucket-{MB}mb")
+DATA = os.path.join(ROOT, "target", "bench-data", f"bucket-v2-{MB}mb")
 TRAIL = os.path.join(ROOT, "target", "release", "trail-etl")
 GEN = os.path.join(ROOT, "target", "release", "gen-bucket")
 VENV = os.path.join(ROOT, "target", "bench-venv")

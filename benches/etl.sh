@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 MB=${1:-2048}
 RUNS=${2:-3}
 EXTRA=("${@:3}")
-DATA="target/bench-data/bucket-${MB}mb"
+DATA="target/bench-data/bucket-v2-${MB}mb"
 cargo build --release -q -p trail-etl -p benches
 if [ ! -f "$DATA/.done" ]; then
   rm -rf "$DATA"

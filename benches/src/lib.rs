@@ -384,8 +384,9 @@ pub fn gzip(bytes: &[u8]) -> Vec<u8> {
 }
 
 /// Write a bucket of about `json_bytes` of uncompressed JSON under `dir`, in
-/// CloudTrail's key layout: files of 50 to 2,000 records, a few large ones.
-/// Returns (files, JSON bytes).
+/// CloudTrail's key layout: files of 50 to 2,000 records, a few large ones,
+/// each delivered in the folder of the day its first event happened (as
+/// CloudTrail does, within minutes). Returns (files, JSON bytes).
 pub fn write_bucket(dir: &Path, json_bytes: u64, seed: u64) -> std::io::Result<(u64, u64)> {
     let mut g = Generator::new(seed);
     let (mut files, mut total) = (0u64, 0u64);
@@ -397,16 +398,16 @@ pub fn write_bucket(dir: &Path, json_bytes: u64, seed: u64) -> std::io::Result<(
         };
         let account = ACCOUNTS[files as usize % ACCOUNTS.len()];
         let region = REGIONS[(files as usize / ACCOUNTS.len()) % REGIONS.len()];
-        let day = 1 + (files % 28);
+        let secs = g.clock / 1000;
+        let (y, m, d) = civil(secs.div_euclid(86_400));
+        let (hh, mm) = (secs.rem_euclid(86_400) / 3600, secs.rem_euclid(3600) / 60);
         let doc = g.object(records);
         let folder = dir.join(format!(
-            "AWSLogs/o-exampleorg1/{account}/CloudTrail/{region}/2026/03/{day:02}"
+            "AWSLogs/o-exampleorg1/{account}/CloudTrail/{region}/{y:04}/{m:02}/{d:02}"
         ));
         std::fs::create_dir_all(&folder)?;
         let name = format!(
-            "{account}_CloudTrail_{region}_202603{day:02}T{:02}{:02}Z_{files:016x}.json.gz",
-            files % 24,
-            (files * 5) % 60
+            "{account}_CloudTrail_{region}_{y:04}{m:02}{d:02}T{hh:02}{mm:02}Z_{files:016x}.json.gz"
         );
         std::fs::write(folder.join(name), gzip(doc.as_bytes()))?;
         files += 1;

@@ -201,8 +201,9 @@ struct RunCli {
     /// After the run, fetch Athena's statistics for the new queries (as `trail-etl enrich`).
     #[arg(long, env = "TRAIL_ENRICH")]
     enrich: bool,
-    /// Peak memory to aim for, in MiB: an eighth for fetched objects, half for decoded rows
-    /// (waiting or being encoded), the rest for objects being decoded and working space.
+    /// Peak memory to aim for, in MiB: an eighth for fetched objects, an eighth for decoded
+    /// objects on their way to the collector, a quarter for decoded rows (waiting or being
+    /// encoded), the rest for objects being decoded, Parquet writers and the allocator.
     #[arg(long, env = "TRAIL_MEMORY_MB", default_value_t = 512, value_parser = clap::value_parser!(u64).range(64..))]
     memory_mb: u64,
     /// Concurrent GET requests.
@@ -327,7 +328,8 @@ fn run_command(args: RunCli) -> ExitCode {
     let memory = (args.memory_mb as usize) << 20;
     let mut limits = Limits {
         fetch_bytes: memory / 8,
-        buffer_bytes: memory / 2,
+        decoded_bytes: memory / 8,
+        buffer_bytes: memory / 4,
         fetch_concurrency: args.concurrency as usize,
         ..Limits::default()
     };
