@@ -202,7 +202,7 @@ struct RunCli {
     #[arg(long, env = "TRAIL_ENRICH")]
     enrich: bool,
     /// Peak memory to aim for, in MiB: an eighth for fetched objects, an eighth for decoded
-    /// objects on their way to the collector, a quarter for decoded rows (waiting or being
+    /// objects on their way to the collector, three eighths for decoded rows (waiting or being
     /// encoded), the rest for objects being decoded, Parquet writers and the allocator.
     #[arg(long, env = "TRAIL_MEMORY_MB", default_value_t = 512, value_parser = clap::value_parser!(u64).range(64..))]
     memory_mb: u64,
@@ -329,7 +329,7 @@ fn run_command(args: RunCli) -> ExitCode {
     let mut limits = Limits {
         fetch_bytes: memory / 8,
         decoded_bytes: memory / 8,
-        buffer_bytes: memory / 4,
+        buffer_bytes: memory * 3 / 8,
         fetch_concurrency: args.concurrency as usize,
         ..Limits::default()
     };
