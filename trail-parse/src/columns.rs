@@ -269,7 +269,8 @@ macro_rules! table {
             /// value would copy them again and again.
             #[allow(dead_code, unused_assignments)]
             pub(crate) fn presize(&mut self, json_bytes: usize) {
-                if self.shares.is_empty() || self.rows != 0 {
+                // Small batches grow cheaply; sizing ~60 builders would cost more.
+                if self.shares.is_empty() || self.rows != 0 || json_bytes < 64 << 10 {
                     return;
                 }
                 let json = json_bytes as f64 * 1.1;
