@@ -327,3 +327,77 @@ pub fn write_partition(
     }
     Ok(files)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::Int64Type;
+    use arrow_array::{ArrayRef, Date32Array, Int64Array, TimestampMillisecondArray};
+    use arrow_schema::{DataType, Field, TimeUnit};
+
+    /// A batch of (event_time, record_index, event_date) rows.
+    fn batch(rows: &[(Option<i64>, i64)]) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new(
+                "event_time",
+                DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
+                true,
+            ),
+            Field::new("record_index", DataType::Int64, true),
+            Field::new(PARTITION_COLUMN, DataType::Date32, true),
+        ]));
+        let time = TimestampMillisecondArray::from(rows.iter().map(|r| r.0).collect::<Vec<_>>())
+            .with_timezone("UTC");
+        let index = Int64Array::from(rows.iter().map(|r| r.1).collect::<Vec<_>>());
+        let date = Date32Array::from(vec![7; rows.len()]);
+        let columns: Vec<ArrayRef> = vec![Arc::new(time), Arc::new(index), Arc::new(date)];
+        RecordBatch::try_new(schema, columns).unwrap()
+    }
+
+    fn indices(sorted: &Sorted, chunk: usize) -> Vec<i64> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        while start < sorted.num_rows() {
+            let n = chunk.min(sorted.num_rows() - start);
+            let part = sorted.chunk(start, n).unwrap();
+            assert_eq!(part.schema(), sorted.schema());
+            out.extend(part.column(1).as_primitive::<Int64Type>().values().iter());
+            start += n;
+        }
+        out
+    }
+
+    #[test]
+    fn batches_are_read_in_time_order_nulls_first_ties_in_arrival_order() {
+        let batches = vec![
+            batch(&[(Some(30), 0), (Some(10), 1), (None, 2)]),
+            batch(&[(Some(10), 3), (Some(20), 4)]),
+            batch(&[(None, 5), (Some(5), 6)]),
+        ];
+        let sorted = Sorted::by_time(Table::Events, batches).unwrap();
+        assert_eq!(sorted.num_rows(), 7);
+        assert!(
+            sorted.schema().index_of(PARTITION_COLUMN).is_err(),
+            "the partition column lives in the path"
+        );
+        for chunk in [1, 2, 3, 7, 100] {
+            assert_eq!(
+                indices(&sorted, chunk),
+                vec![2, 5, 6, 1, 3, 4, 0],
+                "chunk {chunk}"
+            );
+        }
+    }
+
+    #[test]
+    fn one_sorted_batch_is_read_as_it_is() {
+        let sorted =
+            Sorted::by_time(Table::Events, vec![batch(&[(Some(1), 0), (Some(2), 1)])]).unwrap();
+        assert!(sorted.order.is_none());
+        assert_eq!(indices(&sorted, 1), vec![0, 1]);
+        let unsorted =
+            Sorted::by_time(Table::Events, vec![batch(&[(Some(2), 0), (Some(1), 1)])]).unwrap();
+        assert_eq!(indices(&unsorted, 8), vec![1, 0]);
+    }
+}

@@ -1,11 +1,6 @@
 //! The decoder: object bytes in, Arrow batches of the three tables out.
 
 use std::io::{BufRead, BufReader, Read};
-
-/// Bytes of decompressed JSON read at a time.
-const READ_CHUNK: usize = 256 << 10;
-/// Gzip objects up to this much JSON are decompressed whole when in memory.
-const WHOLE_OBJECT_BYTES: usize = 16 << 20;
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
@@ -18,6 +13,11 @@ use crate::inflate::Inflater;
 use crate::table_access::TableAccessBuilder;
 use crate::time::days_since_epoch;
 use crate::{athena, table_access, Error, ObjectKey, RecordError};
+
+/// Bytes of decompressed JSON read at a time.
+const READ_CHUNK: usize = 256 << 10;
+/// Gzip objects up to this much JSON are decompressed whole when in memory.
+const WHOLE_OBJECT_BYTES: usize = 16 << 20;
 
 /// The output tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -234,21 +234,14 @@ impl<R: Read> Splitter<R> {
             }
         }
         // Cut by the window's end, over the limit, bad, or not UTF-8: find where it ends.
+        let seen = self.window.rest().len();
         let mut scan = Lenient::default();
-        let mut scanned = 0;
-        let len = loop {
-            let rest = self.window.rest().as_bytes();
-            if let Some(end) = scan.feed(&rest[scanned..]) {
-                break scanned + end;
-            }
-            scanned = rest.len();
-            if scanned > self.max_record_bytes {
+        let len = match self.value_end(&mut scan)? {
+            Extent::Ends(len) => len,
+            Extent::Over(scanned) => {
                 self.window.consume(scanned);
                 let len = self.skip_streaming(scan, scanned as u64)?;
                 return Ok(Next::TooLarge(len));
-            }
-            if !self.window.fill()? {
-                return Err(EnvelopeError::Truncated);
             }
         };
         if len > self.max_record_bytes {
@@ -261,7 +254,7 @@ impl<R: Read> Splitter<R> {
         }
         let next = match first {
             // Whole in the window from the start: the parser's error stands.
-            Some(e) if scanned == 0 => Next::Bad(e),
+            Some(e) if len <= seen => Next::Bad(e),
             _ => match parse(&self.window.rest()[..len]) {
                 Ok(_) => Next::Record,
                 Err(e) => Next::Bad(e),
@@ -269,6 +262,25 @@ impl<R: Read> Splitter<R> {
         };
         self.window.consume(len);
         Ok(next)
+    }
+
+    /// Read on, without consuming, until `scan` finds where the value at the
+    /// current position ends, or more than the record limit has been seen.
+    fn value_end(&mut self, scan: &mut Lenient) -> Result<Extent, EnvelopeError> {
+        let mut scanned = 0;
+        loop {
+            let rest = self.window.rest().as_bytes();
+            if let Some(end) = scan.feed(&rest[scanned..]) {
+                return Ok(Extent::Ends(scanned + end));
+            }
+            scanned = rest.len();
+            if scanned > self.max_record_bytes {
+                return Ok(Extent::Over(scanned));
+            }
+            if !self.window.fill()? {
+                return Err(EnvelopeError::Truncated);
+            }
+        }
     }
 
     /// Consume a value while scanning it, holding nothing; `scan` has seen
@@ -327,19 +339,10 @@ impl<R: Read> Splitter<R> {
             Some(b) => return Err(self.shape(format!("expected a quoted key, found {}", show(b)))),
             None => return Err(EnvelopeError::Truncated),
         }
-        let mut scan = Lenient::default();
-        let mut scanned = 0;
-        let len = loop {
-            let rest = self.window.rest().as_bytes();
-            if let Some(end) = scan.feed(&rest[scanned..]) {
-                break scanned + end;
-            }
-            scanned = rest.len();
-            if scanned > self.max_record_bytes {
-                return Err(self.shape("a top-level key longer than the record limit".into()));
-            }
-            if !self.window.fill()? {
-                return Err(EnvelopeError::Truncated);
+        let len = match self.value_end(&mut Lenient::default())? {
+            Extent::Ends(len) => len,
+            Extent::Over(_) => {
+                return Err(self.shape("a top-level key longer than the record limit".into()))
             }
         };
         let quoted = &self.window.rest()[..len];
@@ -347,6 +350,14 @@ impl<R: Read> Splitter<R> {
         self.window.consume(len);
         Ok(key)
     }
+}
+
+/// What [`Splitter::value_end`] found.
+enum Extent {
+    /// The value ends this many bytes from the current position.
+    Ends(usize),
+    /// No end within this many bytes, more than the record limit.
+    Over(usize),
 }
 
 /// Finds where a JSON value ends, fed in pieces: tracks strings, escapes and

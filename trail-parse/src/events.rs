@@ -422,13 +422,9 @@ fn resources<'a>(row: &mut EventRow<'a>, value: Raw<'a>) -> bool {
     if !text.starts_with('[') {
         return false;
     }
-    let mut items = Vec::new();
-    if for_each_element(text, |item| items.push(item)).is_err() {
-        return false;
-    }
     let mut ok = true;
-    let mut out = Vec::with_capacity(items.len());
-    for item in items {
+    let mut out = Vec::new();
+    let walked = for_each_element(text, |item| {
         let mut r = Resource::default();
         ok &= walk(item, |k, v| match k {
             "ARN" | "arn" => text_into(&mut r.arn, v),
@@ -438,6 +434,9 @@ fn resources<'a>(row: &mut EventRow<'a>, value: Raw<'a>) -> bool {
             _ => false,
         });
         out.push(r);
+    });
+    if walked.is_err() {
+        return false;
     }
     row.resources = Some(out);
     ok

@@ -231,18 +231,18 @@ fn table_list(list: Option<Raw<'_>>) -> Vec<Cow<'_, str>> {
     let Some(list) = list.filter(|l| l.get().starts_with('[')) else {
         return Vec::new();
     };
-    let mut items = Vec::new();
-    if for_each_element(list.get(), |item| items.push(item)).is_err() {
-        return Vec::new();
-    }
-    items
-        .into_iter()
-        .filter_map(|item| match scalar(item) {
+    let mut names = Vec::new();
+    let walked = for_each_element(list.get(), |item| {
+        names.extend(match scalar(item) {
             Scalar::Str(s) => Some(s),
             Scalar::Nested(text) => lookup_text(&members(Some(text)), &["name", "tableName"]),
             _ => as_text(item).ok().flatten(),
         })
-        .collect()
+    });
+    if walked.is_err() {
+        return Vec::new();
+    }
+    names
 }
 
 /// `arn:PARTITION:glue:REGION:ACCOUNT:table/DB/TABLE` → `(ACCOUNT, DB, Some(TABLE))`;
