@@ -327,6 +327,66 @@ fn string_stops(w: u64) -> u64 {
     (control | quote | slash) & HIGHS
 }
 
+/// The index of the first `"`, `\\` or control character at or after `i`
+/// (or a little before it: bytes flagged by [`string_stops`] are checked
+/// again by the caller), or `bytes.len()` when there is none.
+#[inline]
+fn next_stop(bytes: &[u8], mut i: usize) -> usize {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    while let Some(chunk) = bytes
+        .get(i..i + 16)
+        .and_then(|c| <&[u8; 16]>::try_from(c).ok())
+    {
+        // SAFETY: `string_stops_sse2` only needs SSE2, which this build
+        // enables (the cfg above: SSE2 is part of the x86_64 baseline), so
+        // the CPU running it has the instructions. It reads nothing but `chunk`.
+        #[allow(unsafe_code)]
+        let stops = unsafe { string_stops_sse2(chunk) };
+        if stops != 0 {
+            return i + stops.trailing_zeros() as usize;
+        }
+        i += 16;
+    }
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let stops = string_stops(u64::from_le_bytes(word));
+        if stops != 0 {
+            return i + (stops.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    i + bytes
+        .get(i..)
+        .unwrap_or_default()
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        .unwrap_or(bytes.len() - i)
+}
+
+/// One bit per byte of `chunk` that is `"`, `\\` or a control character:
+/// sixteen bytes in a few SSE2 instructions (strings are most of the text).
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline]
+#[target_feature(enable = "sse2")]
+fn string_stops_sse2(chunk: &[u8; 16]) -> u32 {
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+        _mm_set_epi64x,
+    };
+    let mut lo = [0u8; 8];
+    let mut hi = [0u8; 8];
+    lo.copy_from_slice(&chunk[..8]);
+    hi.copy_from_slice(&chunk[8..]);
+    // One unaligned 16-byte load once optimised.
+    let v = _mm_set_epi64x(i64::from_le_bytes(hi), i64::from_le_bytes(lo));
+    let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+    let slash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+    // Unsigned v <= 0x1f exactly when min(v, 0x1f) == v.
+    let control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
+    _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, slash), control)) as u32
+}
+
 impl<'a> Parser<'a> {
     fn new(text: &'a str) -> Self {
         Parser {
@@ -412,16 +472,7 @@ impl<'a> Parser<'a> {
         let mut i = self.pos + 1;
         let mut escaped = false;
         loop {
-            while let Some(chunk) = bytes.get(i..i + 8) {
-                let mut word = [0u8; 8];
-                word.copy_from_slice(chunk);
-                let stops = string_stops(u64::from_le_bytes(word));
-                if stops != 0 {
-                    i += (stops.trailing_zeros() / 8) as usize;
-                    break;
-                }
-                i += 8;
-            }
+            i = next_stop(bytes, i);
             let Some(&b) = bytes.get(i) else {
                 self.pos = i;
                 return Err(self.err("unterminated string"));
@@ -750,5 +801,41 @@ mod tests {
             Raw::parse(&mixed).is_err(),
             "a mismatched bracket past level 64"
         );
+    }
+
+    #[test]
+    fn next_stop_finds_the_first_quote_backslash_or_control() {
+        let naive = |bytes: &[u8], i: usize| {
+            i + bytes[i..]
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+                .unwrap_or(bytes.len() - i)
+        };
+        let alphabet = [b'a', b'"', b'\\', 0x00, 0x1f, 0x20, 0x7f, 0x80, 0xff, b'~'];
+        let mut rng = 0x2545_f491_4f6c_dd1d_u64;
+        for len in 0..80 {
+            for _ in 0..200 {
+                let bytes: Vec<u8> = (0..len)
+                    .map(|_| {
+                        rng ^= rng << 13;
+                        rng ^= rng >> 7;
+                        rng ^= rng << 17;
+                        // Mostly plain bytes, so stops land anywhere in a chunk.
+                        if rng % 8 == 0 {
+                            alphabet[(rng >> 8) as usize % alphabet.len()]
+                        } else {
+                            b'a' + (rng >> 8) as u8 % 26
+                        }
+                    })
+                    .collect();
+                for start in 0..=len.min(20) {
+                    assert_eq!(
+                        next_stop(&bytes, start),
+                        naive(&bytes, start),
+                        "{bytes:?} from {start}"
+                    );
+                }
+            }
+        }
     }
 }
