@@ -466,13 +466,24 @@ impl<'a> Parser<'a> {
     }
 
     /// Skip a string starting at its opening quote; `true` when it holds escapes.
-    #[inline]
+    #[inline(always)]
     fn string(&mut self) -> Result<bool, JsonError> {
+        // Most strings end at their first stop: no call, no register spills.
+        let i = next_stop(self.bytes, self.pos + 1);
+        if self.bytes.get(i) == Some(&b'"') {
+            self.pos = i + 1;
+            return Ok(false);
+        }
+        self.string_rest(i)
+    }
+
+    /// The rest of a string from its first stop that is not the closing quote
+    /// (an escape, a control character or the end of the text).
+    #[inline(never)]
+    fn string_rest(&mut self, mut i: usize) -> Result<bool, JsonError> {
         let bytes = self.bytes;
-        let mut i = self.pos + 1;
         let mut escaped = false;
         loop {
-            i = next_stop(bytes, i);
             let Some(&b) = bytes.get(i) else {
                 self.pos = i;
                 return Err(self.err("unterminated string"));
@@ -506,6 +517,7 @@ impl<'a> Parser<'a> {
                 }
                 _ => i += 1,
             }
+            i = next_stop(bytes, i);
         }
     }
 
