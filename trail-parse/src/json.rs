@@ -158,7 +158,7 @@ where
         let key = p.key()?;
         p.ws();
         let start = p.pos;
-        let escaped = p.value()?;
+        let escaped = p.member_value()?;
         f(
             key,
             Raw {
@@ -204,7 +204,7 @@ where
         loop {
             p.ws();
             let start = p.pos;
-            let escaped = p.value()?;
+            let escaped = p.member_value()?;
             f(Raw {
                 text: &text[start..p.pos],
                 escaped,
@@ -564,6 +564,16 @@ impl<'a> Parser<'a> {
         }
         self.pos += word.len();
         Ok(())
+    }
+
+    /// [`Parser::value`] with its most common case, a string, inlined.
+    #[inline(always)]
+    fn member_value(&mut self) -> Result<bool, JsonError> {
+        if self.bytes.get(self.pos) == Some(&b'"') {
+            self.string()
+        } else {
+            self.value()
+        }
     }
 
     /// Skip one value (objects and arrays whole), validating it; `true`
