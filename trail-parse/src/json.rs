@@ -436,7 +436,7 @@ impl<'a> Parser<'a> {
     }
 
     /// A member's key and its colon; the key borrowed unless it holds escapes.
-    #[inline]
+    #[inline(always)]
     fn key(&mut self) -> Result<Cow<'a, str>, JsonError> {
         if self.peek()? != b'"' {
             return Err(self.err("expected a quoted key"));
