@@ -7,8 +7,8 @@ use std::borrow::Cow;
 use crate::actor::{actor, Identity};
 use crate::columns::{table, Bool, Date, Int, Resource, Resources, Text, TimestampMs};
 use crate::json::{
-    as_bool, as_json, as_text, for_each_element, for_each_member, object_members, push_member,
-    scalar, Raw, Scalar,
+    as_bool, as_json, as_text, for_each_element, for_each_member, object_members_in_place,
+    push_member, scalar, JsonError, Member, Raw, Scalar,
 };
 use crate::time::{day_of, parse_millis};
 use crate::RecordError;
@@ -104,14 +104,24 @@ pub(crate) fn flatten<'a>(
     let mut row = EventRow::default();
     let mut extra: Vec<(Cow<'a, str>, Raw<'a>)> = Vec::new();
     let mut seen = 0u64;
-    let walked = object_members(text, |key, value| {
+    let walked = object_members_in_place(text, |key, member| {
         // A duplicate key: the first value stays in its column, later ones go to additional_fields.
         let bit = key_bit(&key);
         if seen & bit != 0 {
-            extra.push((key, value));
-            return;
+            extra.push((key, member.raw()?));
+            return Ok(());
         }
         seen |= bit;
+        // Nested objects with columns are walked in place: one scan.
+        let (fits, value) = match key.as_ref() {
+            "userIdentity" => user_identity(&mut row, member)?,
+            "tlsDetails" => tls_details(&mut row, member)?,
+            _ => (true, member.raw()?),
+        };
+        if !fits {
+            extra.push((key, value));
+            return Ok(());
+        }
         let fits = match key.as_ref() {
             "eventTime" => match scalar(value) {
                 Scalar::Str(s) => match parse_millis(&s) {
@@ -154,14 +164,15 @@ pub(crate) fn flatten<'a>(
             "edgeDeviceDetails" => json_into(&mut row.edge_device_details, value),
             "insightDetails" => json_into(&mut row.insight_details, value),
             "eventContext" => json_into(&mut row.event_context, value),
-            "userIdentity" => user_identity(&mut row, value),
-            "tlsDetails" => tls_details(&mut row, value),
             "resources" => resources(&mut row, value),
+            // Walked above, and they fit.
+            "userIdentity" | "tlsDetails" => true,
             _ => false,
         };
         if !fits {
             extra.push((key, value));
         }
+        Ok(())
     });
     let len = match walked {
         Ok(len) => len,
@@ -351,66 +362,130 @@ fn walk<'a>(value: Raw<'a>, mut f: impl FnMut(&str, Raw<'a>) -> bool) -> bool {
     }
 }
 
+/// Walk a nested object in place (`null` fits too); whether every member
+/// fit its column, and the value's text for `additional_fields` when not.
+fn walk_in<'a>(
+    member: Member<'_, 'a>,
+    mut f: impl FnMut(&str, Member<'_, 'a>) -> Result<bool, JsonError>,
+) -> Result<(bool, Raw<'a>), JsonError> {
+    if !member.is_object() {
+        let raw = member.raw()?;
+        return Ok((raw.get() == "null", raw));
+    }
+    let mut ok = true;
+    let raw = member.walk(|k, v| {
+        ok &= f(&k, v)?;
+        Ok(())
+    })?;
+    Ok((ok, raw))
+}
+
 /// Flatten `userIdentity`. When any part does not fit its column, the caller
 /// also keeps the whole object in `additional_fields`.
-fn user_identity<'a>(row: &mut EventRow<'a>, value: Raw<'a>) -> bool {
-    walk(value, |k, v| match k {
-        "type" => text_into(&mut row.user_identity_type, v),
-        "principalId" => text_into(&mut row.user_identity_principal_id, v),
-        "arn" => text_into(&mut row.user_identity_arn, v),
-        "accountId" => text_into(&mut row.user_identity_account_id, v),
-        "accessKeyId" => text_into(&mut row.user_identity_access_key_id, v),
-        "userName" => text_into(&mut row.user_identity_user_name, v),
-        "invokedBy" => text_into(&mut row.user_identity_invoked_by, v),
-        "identityProvider" => text_into(&mut row.user_identity_identity_provider, v),
-        "credentialId" => text_into(&mut row.user_identity_credential_id, v),
-        "inScopeOf" => json_into(&mut row.in_scope_of, v),
-        "onBehalfOf" => walk(v, |k, v| match k {
-            "userId" => text_into(&mut row.on_behalf_of_user_id, v),
-            "identityStoreArn" => text_into(&mut row.on_behalf_of_identity_store_arn, v),
+fn user_identity<'a>(
+    row: &mut EventRow<'a>,
+    member: Member<'_, 'a>,
+) -> Result<(bool, Raw<'a>), JsonError> {
+    walk_in(member, |k, v| {
+        Ok(match k {
+            "type" => text_into(&mut row.user_identity_type, v.raw()?),
+            "principalId" => text_into(&mut row.user_identity_principal_id, v.raw()?),
+            "arn" => text_into(&mut row.user_identity_arn, v.raw()?),
+            "accountId" => text_into(&mut row.user_identity_account_id, v.raw()?),
+            "accessKeyId" => text_into(&mut row.user_identity_access_key_id, v.raw()?),
+            "userName" => text_into(&mut row.user_identity_user_name, v.raw()?),
+            "invokedBy" => text_into(&mut row.user_identity_invoked_by, v.raw()?),
+            "identityProvider" => text_into(&mut row.user_identity_identity_provider, v.raw()?),
+            "credentialId" => text_into(&mut row.user_identity_credential_id, v.raw()?),
+            "inScopeOf" => json_into(&mut row.in_scope_of, v.raw()?),
+            "onBehalfOf" => {
+                walk_in(v, |k, v| {
+                    Ok(match k {
+                        "userId" => text_into(&mut row.on_behalf_of_user_id, v.raw()?),
+                        "identityStoreArn" => {
+                            text_into(&mut row.on_behalf_of_identity_store_arn, v.raw()?)
+                        }
+                        _ => false,
+                    })
+                })?
+                .0
+            }
+            "sessionContext" => session_context(row, v)?,
             _ => false,
-        }),
-        "sessionContext" => walk(v, |k, v| match k {
-            "attributes" => walk(v, |k, v| match k {
-                "creationDate" => match scalar(v) {
-                    Scalar::Null => true,
-                    Scalar::Str(s) => {
-                        row.user_identity_session_creation_date = parse_millis(&s);
-                        row.user_identity_session_creation_date.is_some()
-                    }
-                    _ => false,
-                },
-                "mfaAuthenticated" => bool_into(&mut row.user_identity_mfa_authenticated, v),
-                _ => false,
-            }),
-            "sessionIssuer" => walk(v, |k, v| match k {
-                "type" => text_into(&mut row.session_issuer_type, v),
-                "principalId" => text_into(&mut row.session_issuer_principal_id, v),
-                "arn" => text_into(&mut row.session_issuer_arn, v),
-                "accountId" => text_into(&mut row.session_issuer_account_id, v),
-                "userName" => text_into(&mut row.session_issuer_user_name, v),
-                _ => false,
-            }),
-            "webIdFederationData" => walk(v, |k, v| match k {
-                "federatedProvider" => text_into(&mut row.web_id_federation_provider, v),
-                "attributes" => json_into(&mut row.web_id_federation_attributes, v),
-                _ => false,
-            }),
-            "sourceIdentity" => text_into(&mut row.user_identity_source_identity, v),
-            "ec2RoleDelivery" => text_into(&mut row.user_identity_ec2_role_delivery, v),
-            "assumedRoot" => text_into(&mut row.user_identity_assumed_root, v),
-            _ => false,
-        }),
-        _ => false,
+        })
     })
 }
 
-fn tls_details<'a>(row: &mut EventRow<'a>, value: Raw<'a>) -> bool {
-    walk(value, |k, v| match k {
-        "tlsVersion" => text_into(&mut row.tls_version, v),
-        "cipherSuite" => text_into(&mut row.tls_cipher_suite, v),
-        "clientProvidedHostHeader" => text_into(&mut row.tls_client_provided_host_header, v),
-        _ => false,
+/// `userIdentity.sessionContext`, in place.
+fn session_context<'a>(row: &mut EventRow<'a>, member: Member<'_, 'a>) -> Result<bool, JsonError> {
+    let (fits, _) = walk_in(member, |k, v| {
+        Ok(match k {
+            "attributes" => {
+                walk_in(v, |k, v| {
+                    Ok(match k {
+                        "creationDate" => match scalar(v.raw()?) {
+                            Scalar::Null => true,
+                            Scalar::Str(s) => {
+                                row.user_identity_session_creation_date = parse_millis(&s);
+                                row.user_identity_session_creation_date.is_some()
+                            }
+                            _ => false,
+                        },
+                        "mfaAuthenticated" => {
+                            bool_into(&mut row.user_identity_mfa_authenticated, v.raw()?)
+                        }
+                        _ => false,
+                    })
+                })?
+                .0
+            }
+            "sessionIssuer" => {
+                walk_in(v, |k, v| {
+                    Ok(match k {
+                        "type" => text_into(&mut row.session_issuer_type, v.raw()?),
+                        "principalId" => text_into(&mut row.session_issuer_principal_id, v.raw()?),
+                        "arn" => text_into(&mut row.session_issuer_arn, v.raw()?),
+                        "accountId" => text_into(&mut row.session_issuer_account_id, v.raw()?),
+                        "userName" => text_into(&mut row.session_issuer_user_name, v.raw()?),
+                        _ => false,
+                    })
+                })?
+                .0
+            }
+            "webIdFederationData" => {
+                walk_in(v, |k, v| {
+                    Ok(match k {
+                        "federatedProvider" => {
+                            text_into(&mut row.web_id_federation_provider, v.raw()?)
+                        }
+                        "attributes" => json_into(&mut row.web_id_federation_attributes, v.raw()?),
+                        _ => false,
+                    })
+                })?
+                .0
+            }
+            "sourceIdentity" => text_into(&mut row.user_identity_source_identity, v.raw()?),
+            "ec2RoleDelivery" => text_into(&mut row.user_identity_ec2_role_delivery, v.raw()?),
+            "assumedRoot" => text_into(&mut row.user_identity_assumed_root, v.raw()?),
+            _ => false,
+        })
+    })?;
+    Ok(fits)
+}
+
+fn tls_details<'a>(
+    row: &mut EventRow<'a>,
+    member: Member<'_, 'a>,
+) -> Result<(bool, Raw<'a>), JsonError> {
+    walk_in(member, |k, v| {
+        Ok(match k {
+            "tlsVersion" => text_into(&mut row.tls_version, v.raw()?),
+            "cipherSuite" => text_into(&mut row.tls_cipher_suite, v.raw()?),
+            "clientProvidedHostHeader" => {
+                text_into(&mut row.tls_client_provided_host_header, v.raw()?)
+            }
+            _ => false,
+        })
     })
 }
 
@@ -510,5 +585,56 @@ mod tests {
             assert_eq!(e.index, 3);
             assert!(e.reason.contains(want), "{text}: {}", e.reason);
         }
+    }
+
+    #[test]
+    fn nested_objects_walked_in_place_keep_their_exact_text() {
+        // A misfit deep in sessionContext keeps the whole userIdentity, as written.
+        let identity = r#"{"type":"AssumedRole", "sessionContext":{"sessionIssuer":{"type":"Role","userName":"R","new":[1, {"a":"}"}]},"attributes":{"mfaAuthenticated":"false"}},"arn":"arn:x"}"#;
+        let text = format!(r#"{{"userIdentity":{identity},"tlsDetails":null,"eventName":"E"}}"#);
+        let (row, len) = flatten(&text, &origin()).unwrap();
+        assert_eq!(len, text.len());
+        assert_eq!(row.session_issuer_user_name.as_deref(), Some("R"));
+        assert_eq!(row.user_identity_mfa_authenticated, Some(false));
+        assert_eq!(
+            row.user_identity_arn.as_deref(),
+            Some("arn:x"),
+            "members after the misfit land"
+        );
+        assert_eq!(row.event_name.as_deref(), Some("E"));
+        assert_eq!(
+            row.additional_fields.as_deref(),
+            Some(format!(r#"{{"userIdentity":{identity}}}"#).as_str())
+        );
+
+        // Objects that are not objects, and null.
+        let text = r#"{"userIdentity":"someone","tlsDetails":{"tlsVersion":"TLSv1.2"}}"#;
+        let (row, _) = flatten(text, &origin()).unwrap();
+        assert_eq!(
+            row.additional_fields.as_deref(),
+            Some(r#"{"userIdentity":"someone"}"#)
+        );
+        assert_eq!(row.tls_version.as_deref(), Some("TLSv1.2"));
+        let (row, _) = flatten(r#"{"userIdentity":null}"#, &origin()).unwrap();
+        assert_eq!(row.additional_fields, None);
+
+        // A syntax error inside a walked object fails the record, at its offset.
+        for bad in [
+            r#"{"userIdentity":{"sessionContext":{"sessionIssuer":{"type":"Role",}}}}"#,
+            r#"{"userIdentity":{"type":"A" "arn":"b"}}"#,
+            r#"{"tlsDetails":{"tlsVersion":tru}}"#,
+            r#"{"userIdentity":{"type":"A"}"#,
+        ] {
+            let e = flatten(bad, &origin()).unwrap_err();
+            assert!(e.reason.contains("not valid JSON"), "{bad}: {}", e.reason);
+        }
+        // A duplicate walked key goes to additional_fields whole.
+        let text = r#"{"userIdentity":{"type":"A"},"userIdentity":{"type":"B"}}"#;
+        let (row, _) = flatten(text, &origin()).unwrap();
+        assert_eq!(row.user_identity_type.as_deref(), Some("A"));
+        assert_eq!(
+            row.additional_fields.as_deref(),
+            Some(r#"{"userIdentity":{"type":"B"}}"#)
+        );
     }
 }

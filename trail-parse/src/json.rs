@@ -147,34 +147,59 @@ pub(crate) fn object_members<'a, F>(text: &'a str, mut f: F) -> Result<usize, Js
 where
     F: FnMut(Cow<'a, str>, Raw<'a>),
 {
+    object_members_in_place(text, |key, value| {
+        f(key, value.raw()?);
+        Ok(())
+    })
+}
+
+/// Like [`object_members`], but each value is handed over unscanned: the
+/// callback skips it ([`Member::raw`]) or walks an object in place
+/// ([`Member::walk`]), so nested objects are scanned once, not once per level.
+/// A value the callback leaves alone is skipped. Errors from the callback
+/// (the JSON errors of a walk) end the walk.
+pub(crate) fn object_members_in_place<'a, F>(text: &'a str, f: F) -> Result<usize, JsonError>
+where
+    F: FnMut(Cow<'a, str>, Member<'_, 'a>) -> Result<(), JsonError>,
+{
     let mut p = Parser::new(text);
     p.ws();
-    p.expect(b'{', "expected an object")?;
-    p.ws();
-    if p.peek()? == b'}' {
-        return Ok(p.pos + 1);
+    p.members(f)?;
+    Ok(p.pos)
+}
+
+/// A member's value, not scanned yet (see [`object_members_in_place`]).
+pub(crate) struct Member<'p, 'a> {
+    p: &'p mut Parser<'a>,
+}
+
+impl<'a> Member<'_, 'a> {
+    /// Skip the value, validating it; its exact text.
+    pub(crate) fn raw(self) -> Result<Raw<'a>, JsonError> {
+        let start = self.p.pos;
+        let escaped = self.p.member_value()?;
+        Ok(Raw {
+            text: &self.p.text[start..self.p.pos],
+            escaped,
+        })
     }
-    loop {
-        let key = p.key()?;
-        p.ws();
-        let start = p.pos;
-        let escaped = p.member_value()?;
-        f(
-            key,
-            Raw {
-                text: &text[start..p.pos],
-                escaped,
-            },
-        );
-        p.ws();
-        match p.peek()? {
-            b',' => {
-                p.pos += 1;
-                p.ws();
-            }
-            b'}' => return Ok(p.pos + 1),
-            _ => return Err(p.err("expected ',' or '}' after an object member")),
-        }
+
+    /// Whether the value is an object (what [`Member::walk`] takes).
+    pub(crate) fn is_object(&self) -> bool {
+        self.p.bytes.get(self.p.pos) == Some(&b'{')
+    }
+
+    /// Walk an object value member by member in place; its exact text.
+    pub(crate) fn walk<F>(self, f: F) -> Result<Raw<'a>, JsonError>
+    where
+        F: FnMut(Cow<'a, str>, Member<'_, 'a>) -> Result<(), JsonError>,
+    {
+        let start = self.p.pos;
+        self.p.members(f)?;
+        Ok(Raw {
+            text: &self.p.text[start..self.p.pos],
+            escaped: false,
+        })
     }
 }
 
@@ -564,6 +589,41 @@ impl<'a> Parser<'a> {
         }
         self.pos += word.len();
         Ok(())
+    }
+
+    /// Walk the object at the cursor, handing each member to `f`.
+    fn members<F>(&mut self, mut f: F) -> Result<(), JsonError>
+    where
+        F: FnMut(Cow<'a, str>, Member<'_, 'a>) -> Result<(), JsonError>,
+    {
+        self.expect(b'{', "expected an object")?;
+        self.ws();
+        if self.peek()? == b'}' {
+            self.pos += 1;
+            return Ok(());
+        }
+        loop {
+            let key = self.key()?;
+            self.ws();
+            let start = self.pos;
+            f(key, Member { p: self })?;
+            if self.pos == start {
+                // Left alone: skip it (every value is at least one byte).
+                self.member_value()?;
+            }
+            self.ws();
+            match self.peek()? {
+                b',' => {
+                    self.pos += 1;
+                    self.ws();
+                }
+                b'}' => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                _ => return Err(self.err("expected ',' or '}' after an object member")),
+            }
+        }
     }
 
     /// [`Parser::value`] with its most common case, a string, inlined.
