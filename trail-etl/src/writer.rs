@@ -235,15 +235,40 @@ impl Sorted {
         let chunk = match &self.order {
             None => self.batches[0].slice(start, len),
             Some(order) => {
-                let refs: Vec<&RecordBatch> = self.batches.iter().collect();
-                arrow_select::interleave::interleave_record_batch(
-                    &refs,
-                    &order[start..start + len],
-                )?
+                let order = &order[start..start + len];
+                let runs = runs(order);
+                if runs.len() * MIN_RUN <= len {
+                    // Long runs of consecutive rows of one batch: copied a
+                    // run at a time rather than gathered row by row.
+                    let slices: Vec<RecordBatch> = runs
+                        .iter()
+                        .map(|&(b, r, n)| self.batches[b].slice(r, n))
+                        .collect();
+                    arrow_select::concat::concat_batches(&self.batches[0].schema(), &slices)?
+                } else {
+                    let refs: Vec<&RecordBatch> = self.batches.iter().collect();
+                    arrow_select::interleave::interleave_record_batch(&refs, order)?
+                }
             }
         };
         Ok(chunk.project(&self.keep)?)
     }
+}
+
+/// Average run length from which a chunk is copied run by run rather than
+/// gathered row by row (each slice has a fixed cost; not tuned finely).
+const MIN_RUN: usize = 16;
+
+/// `(batch, first row, rows)` runs of consecutive rows of one batch in `order`.
+fn runs(order: &[(usize, usize)]) -> Vec<(usize, usize, usize)> {
+    let mut out: Vec<(usize, usize, usize)> = Vec::new();
+    for &(b, r) in order {
+        match out.last_mut() {
+            Some((lb, lr, n)) if *lb == b && *lr + *n == r => *n += 1,
+            _ => out.push((b, r, 1)),
+        }
+    }
+    out
 }
 
 fn time_column(batch: &RecordBatch) -> Result<&arrow_array::ArrayRef> {
@@ -399,5 +424,41 @@ mod tests {
         let unsorted =
             Sorted::by_time(Table::Events, vec![batch(&[(Some(2), 0), (Some(1), 1)])]).unwrap();
         assert_eq!(indices(&unsorted, 8), vec![1, 0]);
+    }
+
+    #[test]
+    fn long_runs_are_copied_a_run_at_a_time_in_the_same_order() {
+        // Two batches, each in order, interleaved in runs of 20 and 40 rows,
+        // with a short-run stretch in the middle (rows 100..110 alternate).
+        let rows = |offset: i64, times: Vec<i64>| -> Vec<(Option<i64>, i64)> {
+            times
+                .into_iter()
+                .enumerate()
+                .map(|(i, t)| (Some(t), offset + i as i64))
+                .collect()
+        };
+        let mut a: Vec<i64> = (0..20).chain(60..80).collect();
+        let mut b: Vec<i64> = (20..60).chain(80..100).collect();
+        a.extend((100..110).step_by(2));
+        b.extend((101..110).step_by(2));
+        let batches = vec![batch(&rows(0, a.clone())), batch(&rows(1000, b.clone()))];
+        let sorted = Sorted::by_time(Table::Events, batches).unwrap();
+        let mut want: Vec<(i64, i64)> = a
+            .iter()
+            .enumerate()
+            .map(|(i, &t)| (t, i as i64))
+            .chain(b.iter().enumerate().map(|(i, &t)| (t, 1000 + i as i64)))
+            .collect();
+        want.sort();
+        let want: Vec<i64> = want.into_iter().map(|(_, i)| i).collect();
+        for chunk in [1, 7, 16, 33, 64, 110, 500] {
+            assert_eq!(indices(&sorted, chunk), want, "chunk {chunk}");
+        }
+        let order = sorted.order.as_ref().unwrap();
+        assert_eq!(runs(&order[..60]), vec![(0, 0, 20), (1, 0, 40)]);
+        assert_eq!(
+            runs(&order[100..103]),
+            vec![(0, 40, 1), (1, 60, 1), (0, 41, 1)]
+        );
     }
 }
