@@ -7,8 +7,8 @@ use std::borrow::Cow;
 use crate::actor::{actor, Identity};
 use crate::columns::{table, Bool, Date, Int, Resource, Resources, Text, TimestampMs};
 use crate::json::{
-    as_bool, as_json, as_text, for_each_element, for_each_member, object_members_in_place,
-    push_member, scalar, JsonError, Member, Raw, Scalar,
+    as_bool, as_json, as_text, object_members_in_place, push_member, scalar, JsonError, Member,
+    Raw, Scalar,
 };
 use crate::time::{day_of, parse_millis};
 use crate::RecordError;
@@ -116,6 +116,7 @@ pub(crate) fn flatten<'a>(
         let (fits, value) = match key.as_ref() {
             "userIdentity" => user_identity(&mut row, member)?,
             "tlsDetails" => tls_details(&mut row, member)?,
+            "resources" => resources(&mut row, member)?,
             _ => (true, member.raw()?),
         };
         if !fits {
@@ -164,9 +165,8 @@ pub(crate) fn flatten<'a>(
             "edgeDeviceDetails" => json_into(&mut row.edge_device_details, value),
             "insightDetails" => json_into(&mut row.insight_details, value),
             "eventContext" => json_into(&mut row.event_context, value),
-            "resources" => resources(&mut row, value),
             // Walked above, and they fit.
-            "userIdentity" | "tlsDetails" => true,
+            "userIdentity" | "tlsDetails" | "resources" => true,
             _ => false,
         };
         if !fits {
@@ -348,20 +348,6 @@ fn json_into<'a>(slot: &mut Option<Cow<'a, str>>, value: Raw<'a>) -> bool {
     true
 }
 
-/// Walk a nested object; `false` when `value` is neither an object nor null,
-/// or when `f` rejects a member.
-fn walk<'a>(value: Raw<'a>, mut f: impl FnMut(&str, Raw<'a>) -> bool) -> bool {
-    match scalar(value) {
-        Scalar::Null => true,
-        Scalar::Nested(text) if text.starts_with('{') => {
-            let mut ok = true;
-            let walked = for_each_member(text, |k, v| ok &= f(&k, v));
-            ok && walked.is_ok()
-        }
-        _ => false,
-    }
-}
-
 /// Walk a nested object in place (`null` fits too); whether every member
 /// fit its column, and the value's text for `additional_fields` when not.
 fn walk_in<'a>(
@@ -489,32 +475,33 @@ fn tls_details<'a>(
     })
 }
 
-fn resources<'a>(row: &mut EventRow<'a>, value: Raw<'a>) -> bool {
-    let text = value.get();
-    if text == "null" {
-        return true;
-    }
-    if !text.starts_with('[') {
-        return false;
+fn resources<'a>(
+    row: &mut EventRow<'a>,
+    member: Member<'_, 'a>,
+) -> Result<(bool, Raw<'a>), JsonError> {
+    if !member.is_array() {
+        let raw = member.raw()?;
+        return Ok((raw.get() == "null", raw));
     }
     let mut ok = true;
     let mut out = Vec::new();
-    let walked = for_each_element(text, |item| {
+    let raw = member.elements(|item| {
         let mut r = Resource::default();
-        ok &= walk(item, |k, v| match k {
-            "ARN" | "arn" => text_into(&mut r.arn, v),
-            "ARNPrefix" | "arnPrefix" => text_into(&mut r.arn_prefix, v),
-            "accountId" => text_into(&mut r.account_id, v),
-            "type" => text_into(&mut r.kind, v),
-            _ => false,
-        });
+        let (fits, _) = walk_in(item, |k, v| {
+            Ok(match k {
+                "ARN" | "arn" => text_into(&mut r.arn, v.raw()?),
+                "ARNPrefix" | "arnPrefix" => text_into(&mut r.arn_prefix, v.raw()?),
+                "accountId" => text_into(&mut r.account_id, v.raw()?),
+                "type" => text_into(&mut r.kind, v.raw()?),
+                _ => false,
+            })
+        })?;
+        ok &= fits;
         out.push(r);
-    });
-    if walked.is_err() {
-        return false;
-    }
+        Ok(())
+    })?;
     row.resources = Some(out);
-    ok
+    Ok((ok, raw))
 }
 
 #[cfg(test)]
@@ -636,5 +623,40 @@ mod tests {
             row.additional_fields.as_deref(),
             Some(r#"{"userIdentity":{"type":"B"}}"#)
         );
+    }
+
+    #[test]
+    fn resources_are_walked_in_place() {
+        let list = r#"[{"ARN":"arn:1","accountId":"1","type":"T"}, {"arnPrefix":"arn:2/","extra":[]},"odd",null]"#;
+        let text = format!(r#"{{"resources":{list},"eventName":"E"}}"#);
+        let (row, len) = flatten(&text, &origin()).unwrap();
+        assert_eq!(len, text.len());
+        let got = row.resources.unwrap();
+        assert_eq!(got.len(), 4, "every element gives an entry");
+        assert_eq!(got[0].arn.as_deref(), Some("arn:1"));
+        assert_eq!(got[0].kind.as_deref(), Some("T"));
+        assert_eq!(got[1].arn_prefix.as_deref(), Some("arn:2/"));
+        assert_eq!(got[2], Resource::default());
+        assert_eq!(
+            row.additional_fields.as_deref(),
+            Some(format!(r#"{{"resources":{list}}}"#).as_str()),
+            "a misfit keeps the list as written"
+        );
+        let (row, _) = flatten(r#"{"resources":[]}"#, &origin()).unwrap();
+        assert_eq!(row.resources, Some(vec![]));
+        assert_eq!(row.additional_fields, None);
+        let (row, _) = flatten(r#"{"resources":{"ARN":"a"}}"#, &origin()).unwrap();
+        assert_eq!(row.resources, None);
+        assert_eq!(
+            row.additional_fields.as_deref(),
+            Some(r#"{"resources":{"ARN":"a"}}"#)
+        );
+        for bad in [
+            r#"{"resources":[{"ARN":"a"},]}"#,
+            r#"{"resources":[{"ARN":"a"}"#,
+        ] {
+            let e = flatten(bad, &origin()).unwrap_err();
+            assert!(e.reason.contains("not valid JSON"), "{bad}: {}", e.reason);
+        }
     }
 }

@@ -189,6 +189,48 @@ impl<'a> Member<'_, 'a> {
         self.p.bytes.get(self.p.pos) == Some(&b'{')
     }
 
+    /// Whether the value is an array (what [`Member::elements`] takes).
+    pub(crate) fn is_array(&self) -> bool {
+        self.p.bytes.get(self.p.pos) == Some(&b'[')
+    }
+
+    /// Walk an array value element by element in place; its exact text.
+    /// An element the callback leaves alone is skipped.
+    pub(crate) fn elements<F>(self, mut f: F) -> Result<Raw<'a>, JsonError>
+    where
+        F: FnMut(Member<'_, 'a>) -> Result<(), JsonError>,
+    {
+        let p = self.p;
+        let start = p.pos;
+        p.expect(b'[', "expected an array")?;
+        p.ws();
+        if p.peek()? == b']' {
+            p.pos += 1;
+        } else {
+            loop {
+                p.ws();
+                let at = p.pos;
+                f(Member { p: &mut *p })?;
+                if p.pos == at {
+                    p.member_value()?;
+                }
+                p.ws();
+                match p.peek()? {
+                    b',' => p.pos += 1,
+                    b']' => {
+                        p.pos += 1;
+                        break;
+                    }
+                    _ => return Err(p.err("expected ',' or ']' after an array element")),
+                }
+            }
+        }
+        Ok(Raw {
+            text: &p.text[start..p.pos],
+            escaped: false,
+        })
+    }
+
     /// Walk an object value member by member in place; its exact text.
     pub(crate) fn walk<F>(self, f: F) -> Result<Raw<'a>, JsonError>
     where
