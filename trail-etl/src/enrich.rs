@@ -305,8 +305,10 @@ async fn enrich_async(args: &EnrichArgs) -> Result<EnrichSummary> {
     // Write the rows, one file per partition, then publish and commit.
     let tmp_dir = match (dest.local_root(), &args.work_dir) {
         (Some(root), _) => root.join("_trail").join("tmp").join("enrich"),
-        (None, Some(work)) => work.join(format!("trail-{run_id}")),
-        (None, None) => std::env::temp_dir().join(format!("trail-{run_id}")),
+        // The process id too: two jobs over the same objects (same run id)
+        // into different S3 destinations must not share, nor clear, a folder.
+        (None, Some(work)) => work.join(format!("trail-{run_id}-{}", std::process::id())),
+        (None, None) => std::env::temp_dir().join(format!("trail-{run_id}-{}", std::process::id())),
     };
     let schema = stats_schema();
     let props = properties_for(&schema, "submitted_at", &args.write)?;

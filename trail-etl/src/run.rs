@@ -288,8 +288,10 @@ async fn run_async(args: &RunArgs) -> Result<Summary> {
 
     let tmp_dir = match (dest.local_root(), &args.work_dir) {
         (Some(root), _) => root.join("_trail").join("tmp").join(&shard_tag),
-        (None, Some(work)) => work.join(format!("trail-{run_id}")),
-        (None, None) => std::env::temp_dir().join(format!("trail-{run_id}")),
+        // The process id too: two jobs over the same objects (same run id)
+        // into different S3 destinations must not share, nor clear, a folder.
+        (None, Some(work)) => work.join(format!("trail-{run_id}-{}", std::process::id())),
+        (None, None) => std::env::temp_dir().join(format!("trail-{run_id}-{}", std::process::id())),
     };
     if tmp_dir.exists() {
         std::fs::remove_dir_all(&tmp_dir)
