@@ -659,4 +659,45 @@ mod tests {
             assert!(e.reason.contains("not valid JSON"), "{bad}: {}", e.reason);
         }
     }
+
+    /// A record with every walked shape: nested identity, TLS, resources,
+    /// free-form parameters, escapes, numbers and literals.
+    const RECORD: &str = r#"{"eventVersion":"1.09","userIdentity":{"type":"AssumedRole","principalId":"AROA:s","arn":"arn:aws:sts::1:assumed-role/R/s","accountId":"1","sessionContext":{"sessionIssuer":{"type":"Role","userName":"R"},"attributes":{"creationDate":"2024-01-01T00:00:00Z","mfaAuthenticated":"false"}}},"eventTime":"2024-01-01T00:00:01Z","eventName":"GetTable","requestParameters":{"databaseName":"d\"b","name":"t","n":[1,-2.5e3,true,null,{}]},"resources":[{"ARN":"arn:1","type":"T"}],"tlsDetails":{"tlsVersion":"TLSv1.3"},"readOnly":true}"#;
+
+    proptest::proptest! {
+        /// Mutated records: flatten accepts exactly what serde_json accepts as
+        /// an object at the start of the text (never panics, never more lenient),
+        /// and on success ends where serde_json's first value ends.
+        #[test]
+        fn mutated_records_are_judged_like_serde_json(
+            edits in proptest::collection::vec(
+                (0usize..560, proptest::sample::select(vec!["", "\"", "\\", "{", "}", "[", "]", ",", ":", " ", "1", "-", ".", "e", "n", "t", "\u{1}", "x", "é"])),
+                1..4,
+            ),
+        ) {
+            let mut text = RECORD.to_string();
+            for (at, insert) in edits {
+                let mut at = at.min(text.len());
+                while !text.is_char_boundary(at) {
+                    at -= 1;
+                }
+                if insert.is_empty() {
+                    // Delete the character there.
+                    if let Some(c) = text[at..].chars().next() {
+                        text.replace_range(at..at + c.len_utf8(), "");
+                    }
+                } else {
+                    text.insert_str(at, insert);
+                }
+            }
+            let mut values = serde_json::Deserializer::from_str(&text).into_iter::<serde_json::Value>();
+            let first = values.next();
+            let want = match first {
+                Some(Ok(serde_json::Value::Object(_))) => Some(values.byte_offset()),
+                _ => None,
+            };
+            let got = flatten(&text, &origin()).ok().map(|(_, len)| len);
+            proptest::prop_assert_eq!(got, want, "{}", text);
+        }
+    }
 }
