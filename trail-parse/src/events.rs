@@ -112,62 +112,15 @@ pub(crate) fn flatten<'a>(
             return Ok(());
         }
         seen |= bit;
-        // Nested objects with columns are walked in place: one scan.
+        // Nested values with columns are walked in place: one scan.
         let (fits, value) = match key.as_ref() {
             "userIdentity" => user_identity(&mut row, member)?,
             "tlsDetails" => tls_details(&mut row, member)?,
             "resources" => resources(&mut row, member)?,
-            _ => (true, member.raw()?),
-        };
-        if !fits {
-            extra.push((key, value));
-            return Ok(());
-        }
-        let fits = match key.as_ref() {
-            "eventTime" => match scalar(value) {
-                Scalar::Str(s) => match parse_millis(&s) {
-                    Some(ms) => {
-                        row.event_time = Some(ms);
-                        true
-                    }
-                    None => false,
-                },
-                Scalar::Null => true,
-                _ => false,
-            },
-            "eventVersion" => text_into(&mut row.event_version, value),
-            "eventSource" => text_into(&mut row.event_source, value),
-            "eventName" => text_into(&mut row.event_name, value),
-            "awsRegion" => text_into(&mut row.aws_region, value),
-            "sourceIPAddress" => text_into(&mut row.source_ip_address, value),
-            "userAgent" => text_into(&mut row.user_agent, value),
-            "errorCode" => text_into(&mut row.error_code, value),
-            "errorMessage" => text_into(&mut row.error_message, value),
-            "requestID" => text_into(&mut row.request_id, value),
-            "eventID" => text_into(&mut row.event_id, value),
-            "eventType" => text_into(&mut row.event_type, value),
-            "apiVersion" => text_into(&mut row.api_version, value),
-            "recipientAccountId" => text_into(&mut row.recipient_account_id, value),
-            "sharedEventID" => text_into(&mut row.shared_event_id, value),
-            "vpcEndpointId" => text_into(&mut row.vpc_endpoint_id, value),
-            "vpcEndpointAccountId" => text_into(&mut row.vpc_endpoint_account_id, value),
-            "eventCategory" => text_into(&mut row.event_category, value),
-            "managementEvent" => bool_into(&mut row.management_event, value),
-            "readOnly" => bool_into(&mut row.read_only, value),
-            "sessionCredentialFromConsole" => {
-                bool_into(&mut row.session_credential_from_console, value)
+            _ => {
+                let value = member.raw()?;
+                (top_level_into(&mut row, &key, value), value)
             }
-            "requestParameters" => json_into(&mut row.request_parameters, value),
-            "responseElements" => json_into(&mut row.response_elements, value),
-            "additionalEventData" => json_into(&mut row.additional_event_data, value),
-            "serviceEventDetails" => json_into(&mut row.service_event_details, value),
-            "addendum" => json_into(&mut row.addendum, value),
-            "edgeDeviceDetails" => json_into(&mut row.edge_device_details, value),
-            "insightDetails" => json_into(&mut row.insight_details, value),
-            "eventContext" => json_into(&mut row.event_context, value),
-            // Walked above, and they fit.
-            "userIdentity" | "tlsDetails" | "resources" => true,
-            _ => false,
         };
         if !fits {
             extra.push((key, value));
@@ -219,6 +172,55 @@ pub(crate) fn flatten<'a>(
     row.record_index = Some(origin.index as i64);
     row.event_date = row.event_time.map(day_of).or(origin.fallback_day);
     Ok((row, len))
+}
+
+/// Set the column of a top-level member that is not walked in place;
+/// `false` when it does not fit (unknown key, wrong kind of value).
+fn top_level_into<'a>(row: &mut EventRow<'a>, key: &str, value: Raw<'a>) -> bool {
+    match key {
+        "eventTime" => match scalar(value) {
+            Scalar::Str(s) => match parse_millis(&s) {
+                Some(ms) => {
+                    row.event_time = Some(ms);
+                    true
+                }
+                None => false,
+            },
+            Scalar::Null => true,
+            _ => false,
+        },
+        "eventVersion" => text_into(&mut row.event_version, value),
+        "eventSource" => text_into(&mut row.event_source, value),
+        "eventName" => text_into(&mut row.event_name, value),
+        "awsRegion" => text_into(&mut row.aws_region, value),
+        "sourceIPAddress" => text_into(&mut row.source_ip_address, value),
+        "userAgent" => text_into(&mut row.user_agent, value),
+        "errorCode" => text_into(&mut row.error_code, value),
+        "errorMessage" => text_into(&mut row.error_message, value),
+        "requestID" => text_into(&mut row.request_id, value),
+        "eventID" => text_into(&mut row.event_id, value),
+        "eventType" => text_into(&mut row.event_type, value),
+        "apiVersion" => text_into(&mut row.api_version, value),
+        "recipientAccountId" => text_into(&mut row.recipient_account_id, value),
+        "sharedEventID" => text_into(&mut row.shared_event_id, value),
+        "vpcEndpointId" => text_into(&mut row.vpc_endpoint_id, value),
+        "vpcEndpointAccountId" => text_into(&mut row.vpc_endpoint_account_id, value),
+        "eventCategory" => text_into(&mut row.event_category, value),
+        "managementEvent" => bool_into(&mut row.management_event, value),
+        "readOnly" => bool_into(&mut row.read_only, value),
+        "sessionCredentialFromConsole" => {
+            bool_into(&mut row.session_credential_from_console, value)
+        }
+        "requestParameters" => json_into(&mut row.request_parameters, value),
+        "responseElements" => json_into(&mut row.response_elements, value),
+        "additionalEventData" => json_into(&mut row.additional_event_data, value),
+        "serviceEventDetails" => json_into(&mut row.service_event_details, value),
+        "addendum" => json_into(&mut row.addendum, value),
+        "edgeDeviceDetails" => json_into(&mut row.edge_device_details, value),
+        "insightDetails" => json_into(&mut row.insight_details, value),
+        "eventContext" => json_into(&mut row.event_context, value),
+        _ => false,
+    }
 }
 
 /// A bit per known top-level key, to notice duplicates (0 for unknown keys).
@@ -348,6 +350,13 @@ fn json_into<'a>(slot: &mut Option<Cow<'a, str>>, value: Raw<'a>) -> bool {
     true
 }
 
+/// A value of the wrong kind for a walk: `null` fits (no columns), anything
+/// else goes to `additional_fields` as written.
+fn null_fits<'a>(member: Member<'_, 'a>) -> Result<(bool, Raw<'a>), JsonError> {
+    let raw = member.raw()?;
+    Ok((raw.get() == "null", raw))
+}
+
 /// Walk a nested object in place (`null` fits too); whether every member
 /// fit its column, and the value's text for `additional_fields` when not.
 fn walk_in<'a>(
@@ -355,8 +364,7 @@ fn walk_in<'a>(
     mut f: impl FnMut(&str, Member<'_, 'a>) -> Result<bool, JsonError>,
 ) -> Result<(bool, Raw<'a>), JsonError> {
     if !member.is_object() {
-        let raw = member.raw()?;
-        return Ok((raw.get() == "null", raw));
+        return null_fits(member);
     }
     let mut ok = true;
     let raw = member.walk(|k, v| {
@@ -480,8 +488,7 @@ fn resources<'a>(
     member: Member<'_, 'a>,
 ) -> Result<(bool, Raw<'a>), JsonError> {
     if !member.is_array() {
-        let raw = member.raw()?;
-        return Ok((raw.get() == "null", raw));
+        return null_fits(member);
     }
     let mut ok = true;
     let mut out = Vec::new();

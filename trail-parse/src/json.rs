@@ -196,37 +196,14 @@ impl<'a> Member<'_, 'a> {
 
     /// Walk an array value element by element in place; its exact text.
     /// An element the callback leaves alone is skipped.
-    pub(crate) fn elements<F>(self, mut f: F) -> Result<Raw<'a>, JsonError>
+    pub(crate) fn elements<F>(self, f: F) -> Result<Raw<'a>, JsonError>
     where
         F: FnMut(Member<'_, 'a>) -> Result<(), JsonError>,
     {
-        let p = self.p;
-        let start = p.pos;
-        p.expect(b'[', "expected an array")?;
-        p.ws();
-        if p.peek()? == b']' {
-            p.pos += 1;
-        } else {
-            loop {
-                p.ws();
-                let at = p.pos;
-                f(Member { p: &mut *p })?;
-                if p.pos == at {
-                    p.member_value()?;
-                }
-                p.ws();
-                match p.peek()? {
-                    b',' => p.pos += 1,
-                    b']' => {
-                        p.pos += 1;
-                        break;
-                    }
-                    _ => return Err(p.err("expected ',' or ']' after an array element")),
-                }
-            }
-        }
+        let start = self.p.pos;
+        self.p.elements(f)?;
         Ok(Raw {
-            text: &p.text[start..p.pos],
+            text: &self.p.text[start..self.p.pos],
             escaped: false,
         })
     }
@@ -263,30 +240,10 @@ where
 {
     let mut p = Parser::new(text);
     p.ws();
-    p.expect(b'[', "expected an array")?;
-    p.ws();
-    if p.peek()? == b']' {
-        p.pos += 1;
-    } else {
-        loop {
-            p.ws();
-            let start = p.pos;
-            let escaped = p.member_value()?;
-            f(Raw {
-                text: &text[start..p.pos],
-                escaped,
-            });
-            p.ws();
-            match p.peek()? {
-                b',' => p.pos += 1,
-                b']' => {
-                    p.pos += 1;
-                    break;
-                }
-                _ => return Err(p.err("expected ',' or ']' after an array element")),
-            }
-        }
-    }
+    p.elements(|value| {
+        f(value.raw()?);
+        Ok(())
+    })?;
     p.end()
 }
 
@@ -394,9 +351,9 @@ fn string_stops(w: u64) -> u64 {
     (control | quote | slash) & HIGHS
 }
 
-/// The index of the first `"`, `\\` or control character at or after `i`
-/// (or a little before it: bytes flagged by [`string_stops`] are checked
-/// again by the caller), or `bytes.len()` when there is none.
+/// The index of the first `"`, `\\` or control character at or after `i`,
+/// or `bytes.len()` when there is none. ([`string_stops`] may flag bytes
+/// after a real stop, never before one, so its lowest flag is exact.)
 #[inline]
 fn next_stop(bytes: &[u8], mut i: usize) -> usize {
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
@@ -423,12 +380,13 @@ fn next_stop(bytes: &[u8], mut i: usize) -> usize {
         }
         i += 8;
     }
-    i + bytes
+    bytes
         .get(i..)
-        .unwrap_or_default()
-        .iter()
-        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
-        .unwrap_or(bytes.len() - i)
+        .and_then(|rest| {
+            rest.iter()
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        })
+        .map_or(bytes.len().max(i), |at| i + at)
 }
 
 /// One bit per byte of `chunk` that is `"`, `\\` or a control character:
@@ -664,6 +622,37 @@ impl<'a> Parser<'a> {
                     return Ok(());
                 }
                 _ => return Err(self.err("expected ',' or '}' after an object member")),
+            }
+        }
+    }
+
+    /// Walk the array at the cursor, handing each element to `f`.
+    fn elements<F>(&mut self, mut f: F) -> Result<(), JsonError>
+    where
+        F: FnMut(Member<'_, 'a>) -> Result<(), JsonError>,
+    {
+        self.expect(b'[', "expected an array")?;
+        self.ws();
+        if self.peek()? == b']' {
+            self.pos += 1;
+            return Ok(());
+        }
+        loop {
+            self.ws();
+            let start = self.pos;
+            f(Member { p: self })?;
+            if self.pos == start {
+                // Left alone: skip it (every value is at least one byte).
+                self.member_value()?;
+            }
+            self.ws();
+            match self.peek()? {
+                b',' => self.pos += 1,
+                b']' => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                _ => return Err(self.err("expected ',' or ']' after an array element")),
             }
         }
     }
