@@ -265,15 +265,19 @@ macro_rules! table {
             }
 
             /// Make room, in the empty builders, for the rows of about
-            /// `json_bytes` of JSON, as learned: growing the buffers value by
-            /// value would copy them again and again.
+            /// `json_bytes` of JSON but no more than `max_rows` rows, as
+            /// learned: growing the buffers value by value would copy them
+            /// again and again.
             #[allow(dead_code, unused_assignments)]
-            pub(crate) fn presize(&mut self, json_bytes: usize) {
+            pub(crate) fn presize(&mut self, json_bytes: usize, max_rows: usize) {
                 // Small batches grow cheaply; sizing ~60 builders would cost more.
                 if self.shares.is_empty() || self.rows != 0 || json_bytes < 64 << 10 {
                     return;
                 }
-                let json = json_bytes as f64 * 1.1;
+                let mut json = json_bytes as f64 * 1.1;
+                if self.rows_per_byte * json > max_rows as f64 {
+                    json = max_rows as f64 / self.rows_per_byte;
+                }
                 let rows = (self.rows_per_byte * json) as usize + 8;
                 let mut i = 0;
                 $(

@@ -148,7 +148,8 @@ impl<R: Read> Window<R> {
         let mut start = 0;
         loop {
             let bytes = &self.scratch[start..avail];
-            match std::str::from_utf8(bytes) {
+            // simdutf8 validates ASCII-heavy text several times faster than std.
+            match simdutf8::compat::from_utf8(bytes) {
                 Ok(s) => {
                     self.text.push_str(s);
                     self.pending = 0;
