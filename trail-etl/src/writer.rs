@@ -244,34 +244,69 @@ impl Sorted {
         Arc::clone(&self.schema)
     }
 
-    /// Rows `start..start + len` in order.
-    pub fn chunk(&self, start: usize, len: usize) -> Result<RecordBatch> {
-        let chunk = match &self.order {
-            None => self.batches[0].slice(start, len),
+    /// Rows `start..start + len` in order, as one batch or several.
+    ///
+    /// Rows in long runs of one decoded batch (the usual case: an object's
+    /// rows arrive in time order) are handed out as slices of it, not copied:
+    /// the Parquet writer copies them once anyway. Shorter runs are copied a
+    /// run at a time into one batch, and rows that interleave finely are
+    /// gathered row by row.
+    pub fn pieces(&self, start: usize, len: usize) -> Result<Vec<RecordBatch>> {
+        let pieces = match &self.order {
+            None => vec![self.batches[0].slice(start, len)],
             Some(order) => {
                 let order = &order[start..start + len];
                 let runs = runs(order);
                 if runs.len() * MIN_RUN <= len {
-                    // Long runs of consecutive rows of one batch: copied a
-                    // run at a time rather than gathered row by row.
-                    let slices: Vec<RecordBatch> = runs
-                        .iter()
-                        .map(|&(b, r, n)| self.batches[b].slice(r, n))
-                        .collect();
-                    arrow_select::concat::concat_batches(&self.batches[0].schema(), &slices)?
+                    let mut pieces = Vec::new();
+                    let mut short: Vec<RecordBatch> = Vec::new();
+                    for &(b, r, n) in &runs {
+                        let slice = self.batches[b].slice(r, n);
+                        if n < LONG_RUN {
+                            short.push(slice);
+                            continue;
+                        }
+                        if !short.is_empty() {
+                            pieces.push(self.concat(std::mem::take(&mut short))?);
+                        }
+                        pieces.push(slice);
+                    }
+                    if !short.is_empty() {
+                        pieces.push(self.concat(short)?);
+                    }
+                    pieces
                 } else {
                     let refs: Vec<&RecordBatch> = self.batches.iter().collect();
-                    arrow_select::interleave::interleave_record_batch(&refs, order)?
+                    vec![arrow_select::interleave::interleave_record_batch(
+                        &refs, order,
+                    )?]
                 }
             }
         };
-        Ok(chunk.project(&self.keep)?)
+        pieces
+            .into_iter()
+            .map(|p| Ok(p.project(&self.keep)?))
+            .collect()
+    }
+
+    fn concat(&self, mut slices: Vec<RecordBatch>) -> Result<RecordBatch> {
+        if slices.len() == 1 {
+            return Ok(slices.remove(0));
+        }
+        Ok(arrow_select::concat::concat_batches(
+            &self.batches[0].schema(),
+            &slices,
+        )?)
     }
 }
 
 /// Average run length from which a chunk is copied run by run rather than
 /// gathered row by row (each slice has a fixed cost; not tuned finely).
 const MIN_RUN: usize = 16;
+
+/// Rows from which a run is handed to the writer as a slice of its batch
+/// rather than copied (each write has a fixed cost per column).
+const LONG_RUN: usize = 512;
 
 /// `(batch, first row, rows)` runs of consecutive rows of one batch in `order`.
 fn runs(order: &[(usize, usize)]) -> Vec<(usize, usize, usize)> {
@@ -344,7 +379,9 @@ pub fn write_partition(
         let start = offset;
         while offset < rows.num_rows() {
             let n = slice_rows.min(rows.num_rows() - offset);
-            w.write(&rows.chunk(offset, n)?)?;
+            for piece in rows.pieces(offset, n)? {
+                w.write(&piece)?;
+            }
             offset += n;
             if (w.bytes_written() + w.in_progress_size()) as u64 >= opts.file_bytes {
                 break;
@@ -399,9 +436,10 @@ mod tests {
         let mut start = 0;
         while start < sorted.num_rows() {
             let n = chunk.min(sorted.num_rows() - start);
-            let part = sorted.chunk(start, n).unwrap();
-            assert_eq!(part.schema(), sorted.schema());
-            out.extend(part.column(1).as_primitive::<Int64Type>().values().iter());
+            for part in sorted.pieces(start, n).unwrap() {
+                assert_eq!(part.schema(), sorted.schema());
+                out.extend(part.column(1).as_primitive::<Int64Type>().values().iter());
+            }
             start += n;
         }
         out
@@ -474,5 +512,44 @@ mod tests {
             runs(&order[100..103]),
             vec![(0, 40, 1), (1, 60, 1), (0, 41, 1)]
         );
+    }
+
+    #[test]
+    fn long_runs_are_handed_out_as_slices_short_ones_copied_together() {
+        // Batch a: times 0..600 then 1200..1210; batch b: 600..1200 then
+        // 1210..1220. In order: two runs of 600 (slices), then two runs of
+        // 10 copied into one batch.
+        let rows = |offset: i64, times: Vec<i64>| -> Vec<(Option<i64>, i64)> {
+            times
+                .into_iter()
+                .enumerate()
+                .map(|(i, t)| (Some(t), offset + i as i64))
+                .collect()
+        };
+        let a: Vec<i64> = (0..600).chain(1200..1210).collect();
+        let b: Vec<i64> = (600..1200).chain(1210..1220).collect();
+        let sorted = Sorted::by_time(
+            Table::Events,
+            vec![batch(&rows(0, a)), batch(&rows(10_000, b))],
+        )
+        .unwrap();
+        let pieces = sorted.pieces(0, sorted.num_rows()).unwrap();
+        let sizes: Vec<usize> = pieces.iter().map(|p| p.num_rows()).collect();
+        assert_eq!(sizes, vec![600, 600, 20]);
+        let got: Vec<i64> = pieces
+            .iter()
+            .flat_map(|p| p.column(1).as_primitive::<Int64Type>().values().to_vec())
+            .collect();
+        let want: Vec<i64> = (0..600)
+            .chain(10_000..10_600)
+            .chain(600..610)
+            .chain(10_600..10_610)
+            .collect();
+        assert_eq!(got, want);
+        assert!(pieces.iter().all(|p| p.schema() == sorted.schema()));
+        // Any chunking gives the same rows in the same order.
+        for chunk in [1, 100, 599, 601, 1219] {
+            assert_eq!(indices(&sorted, chunk), want, "chunk {chunk}");
+        }
     }
 }
