@@ -106,20 +106,23 @@ pub(crate) fn flatten<'a>(
     let mut seen = 0u64;
     let walked = object_members_in_place(text, |key, member| {
         // A duplicate key: the first value stays in its column, later ones go to additional_fields.
-        let bit = key_bit(&key);
-        if seen & bit != 0 {
+        let Some(top) = Top::of(&key) else {
+            extra.push((key, member.raw()?));
+            return Ok(());
+        };
+        if seen & top.bit() != 0 {
             extra.push((key, member.raw()?));
             return Ok(());
         }
-        seen |= bit;
+        seen |= top.bit();
         // Nested values with columns are walked in place: one scan.
-        let (fits, value) = match key.as_ref() {
-            "userIdentity" => user_identity(&mut row, member)?,
-            "tlsDetails" => tls_details(&mut row, member)?,
-            "resources" => resources(&mut row, member)?,
+        let (fits, value) = match top {
+            Top::UserIdentity => user_identity(&mut row, member)?,
+            Top::TlsDetails => tls_details(&mut row, member)?,
+            Top::Resources => resources(&mut row, member)?,
             _ => {
                 let value = member.raw()?;
-                (top_level_into(&mut row, &key, value), value)
+                (top_level_into(&mut row, top, value), value)
             }
         };
         if !fits {
@@ -176,9 +179,9 @@ pub(crate) fn flatten<'a>(
 
 /// Set the column of a top-level member that is not walked in place;
 /// `false` when it does not fit (unknown key, wrong kind of value).
-fn top_level_into<'a>(row: &mut EventRow<'a>, key: &str, value: Raw<'a>) -> bool {
+fn top_level_into<'a>(row: &mut EventRow<'a>, key: Top, value: Raw<'a>) -> bool {
     match key {
-        "eventTime" => match scalar(value) {
+        Top::EventTime => match scalar(value) {
             Scalar::Str(s) => match parse_millis(&s) {
                 Some(ms) => {
                     row.event_time = Some(ms);
@@ -189,76 +192,119 @@ fn top_level_into<'a>(row: &mut EventRow<'a>, key: &str, value: Raw<'a>) -> bool
             Scalar::Null => true,
             _ => false,
         },
-        "eventVersion" => text_into(&mut row.event_version, value),
-        "eventSource" => text_into(&mut row.event_source, value),
-        "eventName" => text_into(&mut row.event_name, value),
-        "awsRegion" => text_into(&mut row.aws_region, value),
-        "sourceIPAddress" => text_into(&mut row.source_ip_address, value),
-        "userAgent" => text_into(&mut row.user_agent, value),
-        "errorCode" => text_into(&mut row.error_code, value),
-        "errorMessage" => text_into(&mut row.error_message, value),
-        "requestID" => text_into(&mut row.request_id, value),
-        "eventID" => text_into(&mut row.event_id, value),
-        "eventType" => text_into(&mut row.event_type, value),
-        "apiVersion" => text_into(&mut row.api_version, value),
-        "recipientAccountId" => text_into(&mut row.recipient_account_id, value),
-        "sharedEventID" => text_into(&mut row.shared_event_id, value),
-        "vpcEndpointId" => text_into(&mut row.vpc_endpoint_id, value),
-        "vpcEndpointAccountId" => text_into(&mut row.vpc_endpoint_account_id, value),
-        "eventCategory" => text_into(&mut row.event_category, value),
-        "managementEvent" => bool_into(&mut row.management_event, value),
-        "readOnly" => bool_into(&mut row.read_only, value),
-        "sessionCredentialFromConsole" => {
+        Top::EventVersion => text_into(&mut row.event_version, value),
+        Top::EventSource => text_into(&mut row.event_source, value),
+        Top::EventName => text_into(&mut row.event_name, value),
+        Top::AwsRegion => text_into(&mut row.aws_region, value),
+        Top::SourceIpAddress => text_into(&mut row.source_ip_address, value),
+        Top::UserAgent => text_into(&mut row.user_agent, value),
+        Top::ErrorCode => text_into(&mut row.error_code, value),
+        Top::ErrorMessage => text_into(&mut row.error_message, value),
+        Top::RequestId => text_into(&mut row.request_id, value),
+        Top::EventId => text_into(&mut row.event_id, value),
+        Top::EventType => text_into(&mut row.event_type, value),
+        Top::ApiVersion => text_into(&mut row.api_version, value),
+        Top::RecipientAccountId => text_into(&mut row.recipient_account_id, value),
+        Top::SharedEventId => text_into(&mut row.shared_event_id, value),
+        Top::VpcEndpointId => text_into(&mut row.vpc_endpoint_id, value),
+        Top::VpcEndpointAccountId => text_into(&mut row.vpc_endpoint_account_id, value),
+        Top::EventCategory => text_into(&mut row.event_category, value),
+        Top::ManagementEvent => bool_into(&mut row.management_event, value),
+        Top::ReadOnly => bool_into(&mut row.read_only, value),
+        Top::SessionCredentialFromConsole => {
             bool_into(&mut row.session_credential_from_console, value)
         }
-        "requestParameters" => json_into(&mut row.request_parameters, value),
-        "responseElements" => json_into(&mut row.response_elements, value),
-        "additionalEventData" => json_into(&mut row.additional_event_data, value),
-        "serviceEventDetails" => json_into(&mut row.service_event_details, value),
-        "addendum" => json_into(&mut row.addendum, value),
-        "edgeDeviceDetails" => json_into(&mut row.edge_device_details, value),
-        "insightDetails" => json_into(&mut row.insight_details, value),
-        "eventContext" => json_into(&mut row.event_context, value),
-        _ => false,
+        Top::RequestParameters => json_into(&mut row.request_parameters, value),
+        Top::ResponseElements => json_into(&mut row.response_elements, value),
+        Top::AdditionalEventData => json_into(&mut row.additional_event_data, value),
+        Top::ServiceEventDetails => json_into(&mut row.service_event_details, value),
+        Top::Addendum => json_into(&mut row.addendum, value),
+        Top::EdgeDeviceDetails => json_into(&mut row.edge_device_details, value),
+        Top::InsightDetails => json_into(&mut row.insight_details, value),
+        Top::EventContext => json_into(&mut row.event_context, value),
+        Top::UserIdentity | Top::TlsDetails | Top::Resources => false,
     }
 }
 
-/// A bit per known top-level key, to notice duplicates (0 for unknown keys).
-fn key_bit(key: &str) -> u64 {
-    match key {
-        "eventTime" => 1 << 0,
-        "eventVersion" => 1 << 1,
-        "eventSource" => 1 << 2,
-        "eventName" => 1 << 3,
-        "awsRegion" => 1 << 4,
-        "sourceIPAddress" => 1 << 5,
-        "userAgent" => 1 << 6,
-        "errorCode" => 1 << 7,
-        "errorMessage" => 1 << 8,
-        "requestID" => 1 << 9,
-        "eventID" => 1 << 10,
-        "eventType" => 1 << 11,
-        "apiVersion" => 1 << 12,
-        "recipientAccountId" => 1 << 13,
-        "sharedEventID" => 1 << 14,
-        "vpcEndpointId" => 1 << 15,
-        "vpcEndpointAccountId" => 1 << 16,
-        "eventCategory" => 1 << 17,
-        "managementEvent" => 1 << 18,
-        "readOnly" => 1 << 19,
-        "sessionCredentialFromConsole" => 1 << 20,
-        "requestParameters" => 1 << 21,
-        "responseElements" => 1 << 22,
-        "additionalEventData" => 1 << 23,
-        "serviceEventDetails" => 1 << 24,
-        "addendum" => 1 << 25,
-        "edgeDeviceDetails" => 1 << 26,
-        "insightDetails" => 1 << 27,
-        "eventContext" => 1 << 28,
-        "userIdentity" => 1 << 29,
-        "tlsDetails" => 1 << 30,
-        "resources" => 1 << 31,
-        _ => 0,
+/// The known top-level keys of a record: one string match per member, then
+/// a jump (duplicates are noticed with one bit per key).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Top {
+    EventTime = 0,
+    EventVersion = 1,
+    EventSource = 2,
+    EventName = 3,
+    AwsRegion = 4,
+    SourceIpAddress = 5,
+    UserAgent = 6,
+    ErrorCode = 7,
+    ErrorMessage = 8,
+    RequestId = 9,
+    EventId = 10,
+    EventType = 11,
+    ApiVersion = 12,
+    RecipientAccountId = 13,
+    SharedEventId = 14,
+    VpcEndpointId = 15,
+    VpcEndpointAccountId = 16,
+    EventCategory = 17,
+    ManagementEvent = 18,
+    ReadOnly = 19,
+    SessionCredentialFromConsole = 20,
+    RequestParameters = 21,
+    ResponseElements = 22,
+    AdditionalEventData = 23,
+    ServiceEventDetails = 24,
+    Addendum = 25,
+    EdgeDeviceDetails = 26,
+    InsightDetails = 27,
+    EventContext = 28,
+    UserIdentity = 29,
+    TlsDetails = 30,
+    Resources = 31,
+}
+
+impl Top {
+    fn of(key: &str) -> Option<Top> {
+        Some(match key {
+            "eventTime" => Top::EventTime,
+            "eventVersion" => Top::EventVersion,
+            "eventSource" => Top::EventSource,
+            "eventName" => Top::EventName,
+            "awsRegion" => Top::AwsRegion,
+            "sourceIPAddress" => Top::SourceIpAddress,
+            "userAgent" => Top::UserAgent,
+            "errorCode" => Top::ErrorCode,
+            "errorMessage" => Top::ErrorMessage,
+            "requestID" => Top::RequestId,
+            "eventID" => Top::EventId,
+            "eventType" => Top::EventType,
+            "apiVersion" => Top::ApiVersion,
+            "recipientAccountId" => Top::RecipientAccountId,
+            "sharedEventID" => Top::SharedEventId,
+            "vpcEndpointId" => Top::VpcEndpointId,
+            "vpcEndpointAccountId" => Top::VpcEndpointAccountId,
+            "eventCategory" => Top::EventCategory,
+            "managementEvent" => Top::ManagementEvent,
+            "readOnly" => Top::ReadOnly,
+            "sessionCredentialFromConsole" => Top::SessionCredentialFromConsole,
+            "requestParameters" => Top::RequestParameters,
+            "responseElements" => Top::ResponseElements,
+            "additionalEventData" => Top::AdditionalEventData,
+            "serviceEventDetails" => Top::ServiceEventDetails,
+            "addendum" => Top::Addendum,
+            "edgeDeviceDetails" => Top::EdgeDeviceDetails,
+            "insightDetails" => Top::InsightDetails,
+            "eventContext" => Top::EventContext,
+            "userIdentity" => Top::UserIdentity,
+            "tlsDetails" => Top::TlsDetails,
+            "resources" => Top::Resources,
+            _ => return None,
+        })
+    }
+
+    fn bit(self) -> u64 {
+        1 << self as u64
     }
 }
 
