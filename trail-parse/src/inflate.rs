@@ -71,7 +71,11 @@ impl Inflater {
             return false;
         }
         out.clear();
-        out.reserve_exact(size);
+        if out.capacity() < size {
+            // Nothing to keep: a fresh buffer, not a realloc copying the old one.
+            *out = Vec::new();
+            out.reserve_exact(size);
+        }
         let (mut used, mut written) = (0usize, 0usize);
         // SAFETY: `inner` is a live decompressor used by this thread only
         // (`&mut self`); libdeflate reads `gz.len()` bytes of `gz` and writes
