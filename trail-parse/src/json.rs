@@ -436,8 +436,18 @@ impl<'a> Parser<'a> {
             .ok_or_else(|| self.err("unexpected end of the text"))
     }
 
-    #[inline]
+    /// Skip whitespace. CloudTrail writes compact JSON, so the common case
+    /// (the next byte is not whitespace) is one comparison, inlined.
+    #[inline(always)]
     fn ws(&mut self) {
+        if self.bytes.get(self.pos).is_some_and(|&b| b > b' ') {
+            return;
+        }
+        self.ws_rest();
+    }
+
+    #[inline(never)]
+    fn ws_rest(&mut self) {
         while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes.get(self.pos) {
             self.pos += 1;
         }
