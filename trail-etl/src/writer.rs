@@ -431,6 +431,15 @@ mod tests {
         RecordBatch::try_new(schema, columns).unwrap()
     }
 
+    /// Rows with the given times, numbered from `offset` in arrival order.
+    fn timed(offset: i64, times: Vec<i64>) -> Vec<(Option<i64>, i64)> {
+        times
+            .into_iter()
+            .enumerate()
+            .map(|(i, t)| (Some(t), offset + i as i64))
+            .collect()
+    }
+
     fn indices(sorted: &Sorted, chunk: usize) -> Vec<i64> {
         let mut out = Vec::new();
         let mut start = 0;
@@ -482,18 +491,11 @@ mod tests {
     fn long_runs_are_copied_a_run_at_a_time_in_the_same_order() {
         // Two batches, each in order, interleaved in runs of 20 and 40 rows,
         // with a short-run stretch in the middle (rows 100..110 alternate).
-        let rows = |offset: i64, times: Vec<i64>| -> Vec<(Option<i64>, i64)> {
-            times
-                .into_iter()
-                .enumerate()
-                .map(|(i, t)| (Some(t), offset + i as i64))
-                .collect()
-        };
         let mut a: Vec<i64> = (0..20).chain(60..80).collect();
         let mut b: Vec<i64> = (20..60).chain(80..100).collect();
         a.extend((100..110).step_by(2));
         b.extend((101..110).step_by(2));
-        let batches = vec![batch(&rows(0, a.clone())), batch(&rows(1000, b.clone()))];
+        let batches = vec![batch(&timed(0, a.clone())), batch(&timed(1000, b.clone()))];
         let sorted = Sorted::by_time(Table::Events, batches).unwrap();
         let mut want: Vec<(i64, i64)> = a
             .iter()
@@ -519,18 +521,11 @@ mod tests {
         // Batch a: times 0..600 then 1200..1210; batch b: 600..1200 then
         // 1210..1220. In order: two runs of 600 (slices), then two runs of
         // 10 copied into one batch.
-        let rows = |offset: i64, times: Vec<i64>| -> Vec<(Option<i64>, i64)> {
-            times
-                .into_iter()
-                .enumerate()
-                .map(|(i, t)| (Some(t), offset + i as i64))
-                .collect()
-        };
         let a: Vec<i64> = (0..600).chain(1200..1210).collect();
         let b: Vec<i64> = (600..1200).chain(1210..1220).collect();
         let sorted = Sorted::by_time(
             Table::Events,
-            vec![batch(&rows(0, a)), batch(&rows(10_000, b))],
+            vec![batch(&timed(0, a)), batch(&timed(10_000, b))],
         )
         .unwrap();
         let pieces = sorted.pieces(0, sorted.num_rows()).unwrap();

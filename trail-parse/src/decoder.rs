@@ -378,10 +378,7 @@ impl Decoder {
             .and_then(|k| k.delivery_date)
             .map(days_since_epoch);
         let mut batch_start = 0;
-        self.events.presize(
-            presize_hint(&splitter, self.opts.batch_bytes),
-            self.opts.batch_rows,
-        );
+        self.presize(splitter.remaining());
         let result = loop {
             let index = summary.records;
             let next = splitter
@@ -428,10 +425,7 @@ impl Decoder {
                 if let Err(e) = self.flush(key, sink) {
                     break Err(e);
                 }
-                self.events.presize(
-                    presize_hint(&splitter, self.opts.batch_bytes),
-                    self.opts.batch_rows,
-                );
+                self.presize(splitter.remaining());
             }
         };
         self.events.learn(splitter.offset() - batch_start);
@@ -448,6 +442,16 @@ impl Decoder {
         result?;
         self.flush(key, sink)?;
         Ok(summary)
+    }
+
+    /// Size the `events` builders for the next batch: the JSON it will likely
+    /// hold is what is `remaining` of a text in memory, else (a stream) a
+    /// full batch's worth.
+    fn presize(&mut self, remaining: Option<usize>) {
+        let json = remaining
+            .unwrap_or(self.opts.batch_bytes)
+            .min(self.opts.batch_bytes);
+        self.events.presize(json, self.opts.batch_rows);
     }
 
     /// Decode the record at the start of `text`; returns its length.
@@ -506,14 +510,6 @@ impl Decoder {
         self.access.finish_columns();
         self.athena.finish_columns();
     }
-}
-
-/// JSON bytes to size the next batch's builders for: what is left of an
-/// object decoded whole, a few MiB of a streamed one.
-/// JSON bytes the next batch will likely hold: the rest of a text in memory,
-/// else (a stream) a full batch's worth.
-fn presize_hint<R: Read>(splitter: &Splitter<R>, batch_bytes: usize) -> usize {
-    splitter.remaining().unwrap_or(batch_bytes).min(batch_bytes)
 }
 
 fn envelope_error(key: &str, e: EnvelopeError, records: u64) -> Error {

@@ -134,6 +134,10 @@ mod tests {
         let mut other = one.clone();
         other.extend_from_slice(&gzip(b"more"));
         assert!(!inf.single_member(&other, 1 << 20, &mut out));
+        // Anything else after the member (padding, garbage) is streamed too.
+        let mut trailing = one.clone();
+        trailing.extend_from_slice(b"\0\0\0\0junk");
+        assert!(!inf.single_member(&trailing, 1 << 20, &mut out));
 
         // Over the cap, corrupt, cut short, not gzip.
         assert!(!inf.single_member(&one, 4, &mut out));
