@@ -231,6 +231,8 @@ macro_rules! table {
             /// earlier batches (empty until then); then rows per byte of JSON.
             shares: Vec<f64>,
             rows_per_byte: f64,
+            /// Rows the empty builders were last sized for (0: not sized).
+            sized_rows: usize,
         }
 
         impl $builder {
@@ -241,14 +243,17 @@ macro_rules! table {
                     bytes: 0,
                     shares: Vec::new(),
                     rows_per_byte: 0.0,
+                    sized_rows: 0,
                 }
             }
 
             /// Learn how the rows appended so far, read from `json_bytes` of
             /// JSON, split across columns (call before `finish_columns`).
+            /// A large batch without rows counts too (a table most objects
+            /// have no rows for should not be sized for the few that do).
             #[allow(dead_code)]
             pub(crate) fn learn(&mut self, json_bytes: u64) {
-                if json_bytes == 0 || self.rows == 0 {
+                if json_bytes == 0 || (self.rows == 0 && json_bytes < 64 << 10) {
                     return;
                 }
                 let per = 1.0 / json_bytes as f64;
@@ -279,6 +284,11 @@ macro_rules! table {
                     json = max_rows as f64 / self.rows_per_byte;
                 }
                 let rows = (self.rows_per_byte * json) as usize + 8;
+                if self.sized_rows >= rows {
+                    // Sized already and still empty (a batch without rows here).
+                    return;
+                }
+                self.sized_rows = rows;
                 let mut i = 0;
                 $(
                     self.$col = <$kind as $crate::columns::Column>::sized(
@@ -319,6 +329,7 @@ macro_rules! table {
             pub(crate) fn finish_columns(&mut self) -> Vec<arrow_array::ArrayRef> {
                 self.rows = 0;
                 self.bytes = 0;
+                self.sized_rows = 0;
                 vec![ $( <$kind as $crate::columns::Column>::finish(&mut self.$col), )* ]
             }
         }

@@ -420,7 +420,7 @@ impl Decoder {
             if self.events.len() >= self.opts.batch_rows
                 || self.events.bytes() >= self.opts.batch_bytes
             {
-                self.events.learn(splitter.offset() - batch_start);
+                self.learn(splitter.offset() - batch_start);
                 batch_start = splitter.offset();
                 if let Err(e) = self.flush(key, sink) {
                     break Err(e);
@@ -428,7 +428,7 @@ impl Decoder {
                 self.presize(splitter.remaining());
             }
         };
-        self.events.learn(splitter.offset() - batch_start);
+        self.learn(splitter.offset() - batch_start);
         summary.json_bytes = splitter.offset();
         let (mut text, scratch) = splitter.into_parts();
         text.clear();
@@ -452,6 +452,16 @@ impl Decoder {
             .unwrap_or(self.opts.batch_bytes)
             .min(self.opts.batch_bytes);
         self.events.presize(json, self.opts.batch_rows);
+        self.access.presize(json, self.opts.batch_rows);
+        self.athena.presize(json, self.opts.batch_rows);
+    }
+
+    /// Learn, for [`Decoder::presize`], what the last `json_bytes` of JSON
+    /// made in each table.
+    fn learn(&mut self, json_bytes: u64) {
+        self.events.learn(json_bytes);
+        self.access.learn(json_bytes);
+        self.athena.learn(json_bytes);
     }
 
     /// Decode the record at the start of `text`; returns its length.
