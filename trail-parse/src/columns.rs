@@ -4,12 +4,12 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use arrow_array::builder::{
-    BooleanBuilder, Date32Builder, Int64Builder, ListBuilder, StringBuilder, StructBuilder,
-    TimestampMillisecondBuilder,
-};
+use arrow_array::builder::{ListBuilder, StringBuilder, StructBuilder};
+use arrow_array::types::{Date32Type, Int64Type, TimestampMillisecondType};
 use arrow_array::ArrayRef;
 use arrow_schema::{DataType, Field, Fields, TimeUnit};
+
+use crate::builders::{BoolBuilder, PrimitiveBuilder, TextBuilder};
 
 /// One column kind: how a row value is appended and what Arrow type it has.
 pub(crate) trait Column {
@@ -48,23 +48,24 @@ pub(crate) struct Resources;
 
 impl Column for Text {
     type Value<'a> = Option<Cow<'a, str>>;
-    type Builder = StringBuilder;
+    type Builder = TextBuilder;
     fn data_type() -> DataType {
         DataType::Utf8
     }
-    fn builder(capacity: usize) -> StringBuilder {
-        StringBuilder::with_capacity(capacity, capacity * 16)
+    fn builder(capacity: usize) -> TextBuilder {
+        TextBuilder::with_capacity(capacity, capacity * 16)
     }
-    fn sized(rows: usize, bytes: usize) -> StringBuilder {
-        StringBuilder::with_capacity(rows, bytes)
+    fn sized(rows: usize, bytes: usize) -> TextBuilder {
+        TextBuilder::with_capacity(rows, bytes)
     }
-    fn data_len(builder: &StringBuilder) -> usize {
-        builder.values_slice().len()
+    fn data_len(builder: &TextBuilder) -> usize {
+        builder.values_len()
     }
-    fn append(builder: &mut StringBuilder, value: &Self::Value<'_>) {
-        builder.append_option(value.as_deref());
+    #[inline(always)]
+    fn append(builder: &mut TextBuilder, value: &Self::Value<'_>) {
+        builder.append(value.as_deref());
     }
-    fn finish(builder: &mut StringBuilder) -> ArrayRef {
+    fn finish(builder: &mut TextBuilder) -> ArrayRef {
         Arc::new(builder.finish())
     }
     fn weight(value: &Self::Value<'_>) -> usize {
@@ -74,68 +75,72 @@ impl Column for Text {
 
 impl Column for Bool {
     type Value<'a> = Option<bool>;
-    type Builder = BooleanBuilder;
+    type Builder = BoolBuilder;
     fn data_type() -> DataType {
         DataType::Boolean
     }
-    fn builder(capacity: usize) -> BooleanBuilder {
-        BooleanBuilder::with_capacity(capacity)
+    fn builder(capacity: usize) -> BoolBuilder {
+        BoolBuilder::with_capacity(capacity)
     }
-    fn append(builder: &mut BooleanBuilder, value: &Option<bool>) {
-        builder.append_option(*value);
+    #[inline(always)]
+    fn append(builder: &mut BoolBuilder, value: &Option<bool>) {
+        builder.append(*value);
     }
-    fn finish(builder: &mut BooleanBuilder) -> ArrayRef {
+    fn finish(builder: &mut BoolBuilder) -> ArrayRef {
         Arc::new(builder.finish())
     }
 }
 
 impl Column for TimestampMs {
     type Value<'a> = Option<i64>;
-    type Builder = TimestampMillisecondBuilder;
+    type Builder = PrimitiveBuilder<TimestampMillisecondType>;
     fn data_type() -> DataType {
         DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()))
     }
-    fn builder(capacity: usize) -> TimestampMillisecondBuilder {
-        TimestampMillisecondBuilder::with_capacity(capacity).with_timezone("UTC")
+    fn builder(capacity: usize) -> Self::Builder {
+        PrimitiveBuilder::with_capacity(capacity)
     }
-    fn append(builder: &mut TimestampMillisecondBuilder, value: &Option<i64>) {
-        builder.append_option(*value);
+    #[inline(always)]
+    fn append(builder: &mut Self::Builder, value: &Option<i64>) {
+        builder.append(*value);
     }
-    fn finish(builder: &mut TimestampMillisecondBuilder) -> ArrayRef {
-        Arc::new(builder.finish())
+    fn finish(builder: &mut Self::Builder) -> ArrayRef {
+        Arc::new(builder.finish().with_timezone("UTC"))
     }
 }
 
 impl Column for Date {
     type Value<'a> = Option<i32>;
-    type Builder = Date32Builder;
+    type Builder = PrimitiveBuilder<Date32Type>;
     fn data_type() -> DataType {
         DataType::Date32
     }
-    fn builder(capacity: usize) -> Date32Builder {
-        Date32Builder::with_capacity(capacity)
+    fn builder(capacity: usize) -> Self::Builder {
+        PrimitiveBuilder::with_capacity(capacity)
     }
-    fn append(builder: &mut Date32Builder, value: &Option<i32>) {
-        builder.append_option(*value);
+    #[inline(always)]
+    fn append(builder: &mut Self::Builder, value: &Option<i32>) {
+        builder.append(*value);
     }
-    fn finish(builder: &mut Date32Builder) -> ArrayRef {
+    fn finish(builder: &mut Self::Builder) -> ArrayRef {
         Arc::new(builder.finish())
     }
 }
 
 impl Column for Int {
     type Value<'a> = Option<i64>;
-    type Builder = Int64Builder;
+    type Builder = PrimitiveBuilder<Int64Type>;
     fn data_type() -> DataType {
         DataType::Int64
     }
-    fn builder(capacity: usize) -> Int64Builder {
-        Int64Builder::with_capacity(capacity)
+    fn builder(capacity: usize) -> Self::Builder {
+        PrimitiveBuilder::with_capacity(capacity)
     }
-    fn append(builder: &mut Int64Builder, value: &Option<i64>) {
-        builder.append_option(*value);
+    #[inline(always)]
+    fn append(builder: &mut Self::Builder, value: &Option<i64>) {
+        builder.append(*value);
     }
-    fn finish(builder: &mut Int64Builder) -> ArrayRef {
+    fn finish(builder: &mut Self::Builder) -> ArrayRef {
         Arc::new(builder.finish())
     }
 }

@@ -47,6 +47,7 @@
 //! ([`BadRecordPolicy`]); an object that is not a CloudTrail document at all is
 //! an [`Error`] naming the object and the reason.
 
+mod builders;
 mod columns;
 mod decoder;
 mod envelope;
