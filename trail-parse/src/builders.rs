@@ -58,7 +58,7 @@ impl Bits {
     }
 
     /// The bits so far as validity (`None` when every value is valid).
-    fn finish_nulls(&mut self) -> Option<NullBuffer> {
+    pub(crate) fn finish_nulls(&mut self) -> Option<NullBuffer> {
         let all_valid = self.ones == self.len;
         let bits = self.finish();
         (!all_valid).then(|| NullBuffer::new(bits))
