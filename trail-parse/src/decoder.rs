@@ -479,7 +479,8 @@ impl Decoder {
             fallback_day,
             redact: self.opts.redact,
         };
-        let (row, len) = events::flatten(text, &origin)?;
+        let mut row = events::EventRow::default();
+        let len = events::flatten_into(&mut row, text, &origin)?;
         rows.table_access += table_access::derive(&row, &mut self.access);
         rows.athena_queries += athena::derive(&row, &mut self.athena);
         self.events.append(&row);
