@@ -7,8 +7,8 @@ use std::borrow::Cow;
 use crate::actor::{actor, Identity};
 use crate::columns::{table, Bool, Date, Int, Resource, Resources, Text, TimestampMs};
 use crate::json::{
-    as_bool, as_json, as_text, object_members_in_place, push_member, scalar, JsonError, Member,
-    Raw, Scalar,
+    as_bool, as_json, as_text, object_members_predicted, push_member, scalar, ExpectedKey,
+    JsonError, Key, Member, Raw, Scalar,
 };
 use crate::time::{day_of, parse_millis};
 use crate::RecordError;
@@ -116,12 +116,15 @@ pub(crate) fn flatten_into<'a>(
 ) -> Result<usize, RecordError> {
     let mut extra: Vec<(Cow<'a, str>, Raw<'a>)> = Vec::new();
     let mut seen = 0u64;
-    let walked = object_members_in_place(text, |key, member| {
-        // A duplicate key: the first value stays in its column, later ones go to additional_fields.
-        let Some(top) = Top::of(&key) else {
-            extra.push((key, member.raw()?));
-            return Ok(());
+    let walked = object_members_predicted(text, &TOP_KEYS, |key, member| {
+        let (top, key) = match key {
+            Key::Expected(i) => (TOP_ORDER[i], Cow::Borrowed(TOP_KEYS[i].name())),
+            Key::Other(key) => {
+                extra.push((key, member.raw()?));
+                return Ok(());
+            }
         };
+        // A duplicate key: the first value stays in its column, later ones go to additional_fields.
         if seen & top.bit() != 0 {
             extra.push((key, member.raw()?));
             return Ok(());
@@ -238,8 +241,8 @@ fn top_level_into<'a>(row: &mut EventRow<'a>, key: Top, value: Raw<'a>) -> bool 
     }
 }
 
-/// The known top-level keys of a record: one string match per member, then
-/// a jump (duplicates are noticed with one bit per key).
+/// The known top-level keys of a record, usually recognised by their
+/// expected position (see [`TOP_ORDER`]); duplicates are noticed with one bit per key.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Top {
     EventTime = 0,
@@ -276,43 +279,90 @@ enum Top {
     Resources = 31,
 }
 
+/// The top-level keys in the order CloudTrail writes them (optional ones
+/// where they appear, the rarest last), for [`object_members_predicted`].
+const TOP_ORDER: [Top; 32] = [
+    Top::EventVersion,
+    Top::UserIdentity,
+    Top::EventTime,
+    Top::EventSource,
+    Top::EventName,
+    Top::AwsRegion,
+    Top::SourceIpAddress,
+    Top::UserAgent,
+    Top::ErrorCode,
+    Top::ErrorMessage,
+    Top::RequestParameters,
+    Top::ResponseElements,
+    Top::AdditionalEventData,
+    Top::RequestId,
+    Top::EventId,
+    Top::ReadOnly,
+    Top::Resources,
+    Top::EventType,
+    Top::ApiVersion,
+    Top::ManagementEvent,
+    Top::RecipientAccountId,
+    Top::VpcEndpointId,
+    Top::VpcEndpointAccountId,
+    Top::EventCategory,
+    Top::TlsDetails,
+    Top::SessionCredentialFromConsole,
+    Top::SharedEventId,
+    Top::ServiceEventDetails,
+    Top::Addendum,
+    Top::EdgeDeviceDetails,
+    Top::InsightDetails,
+    Top::EventContext,
+];
+
+/// The keys of [`TOP_ORDER`], as the JSON spells them.
+static TOP_KEYS: [ExpectedKey; 32] = {
+    let mut keys = [const { ExpectedKey::new("") }; 32];
+    let mut i = 0;
+    while i < 32 {
+        keys[i] = ExpectedKey::new(TOP_ORDER[i].name());
+        i += 1;
+    }
+    keys
+};
+
 impl Top {
-    fn of(key: &str) -> Option<Top> {
-        Some(match key {
-            "eventTime" => Top::EventTime,
-            "eventVersion" => Top::EventVersion,
-            "eventSource" => Top::EventSource,
-            "eventName" => Top::EventName,
-            "awsRegion" => Top::AwsRegion,
-            "sourceIPAddress" => Top::SourceIpAddress,
-            "userAgent" => Top::UserAgent,
-            "errorCode" => Top::ErrorCode,
-            "errorMessage" => Top::ErrorMessage,
-            "requestID" => Top::RequestId,
-            "eventID" => Top::EventId,
-            "eventType" => Top::EventType,
-            "apiVersion" => Top::ApiVersion,
-            "recipientAccountId" => Top::RecipientAccountId,
-            "sharedEventID" => Top::SharedEventId,
-            "vpcEndpointId" => Top::VpcEndpointId,
-            "vpcEndpointAccountId" => Top::VpcEndpointAccountId,
-            "eventCategory" => Top::EventCategory,
-            "managementEvent" => Top::ManagementEvent,
-            "readOnly" => Top::ReadOnly,
-            "sessionCredentialFromConsole" => Top::SessionCredentialFromConsole,
-            "requestParameters" => Top::RequestParameters,
-            "responseElements" => Top::ResponseElements,
-            "additionalEventData" => Top::AdditionalEventData,
-            "serviceEventDetails" => Top::ServiceEventDetails,
-            "addendum" => Top::Addendum,
-            "edgeDeviceDetails" => Top::EdgeDeviceDetails,
-            "insightDetails" => Top::InsightDetails,
-            "eventContext" => Top::EventContext,
-            "userIdentity" => Top::UserIdentity,
-            "tlsDetails" => Top::TlsDetails,
-            "resources" => Top::Resources,
-            _ => return None,
-        })
+    const fn name(self) -> &'static str {
+        match self {
+            Top::EventTime => "eventTime",
+            Top::EventVersion => "eventVersion",
+            Top::EventSource => "eventSource",
+            Top::EventName => "eventName",
+            Top::AwsRegion => "awsRegion",
+            Top::SourceIpAddress => "sourceIPAddress",
+            Top::UserAgent => "userAgent",
+            Top::ErrorCode => "errorCode",
+            Top::ErrorMessage => "errorMessage",
+            Top::RequestId => "requestID",
+            Top::EventId => "eventID",
+            Top::EventType => "eventType",
+            Top::ApiVersion => "apiVersion",
+            Top::RecipientAccountId => "recipientAccountId",
+            Top::SharedEventId => "sharedEventID",
+            Top::VpcEndpointId => "vpcEndpointId",
+            Top::VpcEndpointAccountId => "vpcEndpointAccountId",
+            Top::EventCategory => "eventCategory",
+            Top::ManagementEvent => "managementEvent",
+            Top::ReadOnly => "readOnly",
+            Top::SessionCredentialFromConsole => "sessionCredentialFromConsole",
+            Top::RequestParameters => "requestParameters",
+            Top::ResponseElements => "responseElements",
+            Top::AdditionalEventData => "additionalEventData",
+            Top::ServiceEventDetails => "serviceEventDetails",
+            Top::Addendum => "addendum",
+            Top::EdgeDeviceDetails => "edgeDeviceDetails",
+            Top::InsightDetails => "insightDetails",
+            Top::EventContext => "eventContext",
+            Top::UserIdentity => "userIdentity",
+            Top::TlsDetails => "tlsDetails",
+            Top::Resources => "resources",
+        }
     }
 
     fn bit(self) -> u64 {
@@ -572,6 +622,18 @@ fn resources<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn top_order_holds_every_key_once() {
+        let bits = TOP_ORDER.iter().fold(0u64, |acc, t| {
+            assert_eq!(acc & t.bit(), 0, "{t:?} twice");
+            acc | t.bit()
+        });
+        assert_eq!(bits, u64::from(u32::MAX));
+        for (key, top) in TOP_KEYS.iter().zip(TOP_ORDER) {
+            assert_eq!(key.name(), top.name());
+        }
+    }
 
     fn origin() -> Origin<'static> {
         Origin {

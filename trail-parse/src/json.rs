@@ -168,6 +168,110 @@ where
     Ok(p.pos)
 }
 
+/// A key an object usually holds, as compact JSON writes it (`"name":`),
+/// for [`object_members_predicted`]: recognised with two 16-byte compares.
+pub(crate) struct ExpectedKey {
+    name: &'static str,
+    pattern: [u128; 2],
+    mask: [u128; 2],
+    len: usize,
+}
+
+impl ExpectedKey {
+    /// `name` must be at most 29 bytes long and need no escaping.
+    pub(crate) const fn new(name: &'static str) -> ExpectedKey {
+        let key = name.as_bytes();
+        let len = key.len() + 3;
+        assert!(len <= 32, "an expected key is at most 29 bytes long");
+        let mut bytes = [0u8; 32];
+        let mut ones = [0u8; 32];
+        bytes[0] = b'"';
+        let mut i = 0;
+        while i < key.len() {
+            bytes[i + 1] = key[i];
+            i += 1;
+        }
+        bytes[len - 2] = b'"';
+        bytes[len - 1] = b':';
+        let mut j = 0;
+        while j < len {
+            ones[j] = 0xff;
+            j += 1;
+        }
+        ExpectedKey {
+            name,
+            pattern: [le_u128(&bytes, 0), le_u128(&bytes, 16)],
+            mask: [le_u128(&ones, 0), le_u128(&ones, 16)],
+            len,
+        }
+    }
+
+    /// The key, unquoted.
+    pub(crate) fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// Whether `text` starts with `"name":`.
+    #[inline(always)]
+    fn starts(&self, text: &[u8]) -> bool {
+        match text.get(..32) {
+            Some(head) => {
+                let mut lo = [0u8; 16];
+                let mut hi = [0u8; 16];
+                lo.copy_from_slice(&head[..16]);
+                hi.copy_from_slice(&head[16..]);
+                let lo = (u128::from_le_bytes(lo) ^ self.pattern[0]) & self.mask[0];
+                let hi = (u128::from_le_bytes(hi) ^ self.pattern[1]) & self.mask[1];
+                lo | hi == 0
+            }
+            None => {
+                let key = self.name.as_bytes();
+                text.len() >= self.len
+                    && text[0] == b'"'
+                    && &text[1..self.len - 2] == key
+                    && text[self.len - 2..self.len] == *b"\":"
+            }
+        }
+    }
+}
+
+const fn le_u128(bytes: &[u8; 32], at: usize) -> u128 {
+    let mut v = 0u128;
+    let mut i = 0;
+    while i < 16 {
+        v |= (bytes[at + i] as u128) << (8 * i);
+        i += 1;
+    }
+    v
+}
+
+/// A member's key as [`object_members_predicted`] found it.
+pub(crate) enum Key<'a> {
+    /// `expected[i]`.
+    Expected(usize),
+    /// Any other key, unescaped.
+    Other(Cow<'a, str>),
+}
+
+/// Like [`object_members_in_place`] for objects whose keys usually come in
+/// one order (CloudTrail records): the next key is first compared with the
+/// one expected after the previous key, which skips scanning it and looking
+/// it up. A key seen elsewhere in `expected` (a different order, escapes,
+/// whitespace) is still reported as [`Key::Expected`].
+pub(crate) fn object_members_predicted<'a, F>(
+    text: &'a str,
+    expected: &[ExpectedKey],
+    f: F,
+) -> Result<usize, JsonError>
+where
+    F: FnMut(Key<'a>, Member<'_, 'a>) -> Result<(), JsonError>,
+{
+    let mut p = Parser::new(text);
+    p.ws();
+    p.members_predicted(expected, f)?;
+    Ok(p.pos)
+}
+
 /// A member's value, not scanned yet (see [`object_members_in_place`]).
 pub(crate) struct Member<'p, 'a> {
     p: &'p mut Parser<'a>,
@@ -636,6 +740,64 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// [`Parser::members`] with keys predicted (see [`object_members_predicted`]).
+    fn members_predicted<F>(&mut self, expected: &[ExpectedKey], mut f: F) -> Result<(), JsonError>
+    where
+        F: FnMut(Key<'a>, Member<'_, 'a>) -> Result<(), JsonError>,
+    {
+        self.expect(b'{', "expected an object")?;
+        self.ws();
+        if self.peek()? == b'}' {
+            self.pos += 1;
+            return Ok(());
+        }
+        let mut guess = 0;
+        loop {
+            // The expected key, or one of the two after it (optional keys absent).
+            let ahead = (guess..guess + 3).find(|&i| {
+                expected
+                    .get(i)
+                    .is_some_and(|e| e.starts(&self.bytes[self.pos..]))
+            });
+            let key = match ahead {
+                Some(i) => {
+                    self.pos += expected[i].len;
+                    guess = i + 1;
+                    Key::Expected(i)
+                }
+                None => {
+                    let key = self.key()?;
+                    match expected.iter().position(|e| e.name == key) {
+                        Some(i) => {
+                            guess = i + 1;
+                            Key::Expected(i)
+                        }
+                        None => Key::Other(key),
+                    }
+                }
+            };
+            self.ws();
+            let start = self.pos;
+            f(key, Member { p: self })?;
+            if self.pos == start {
+                // Left alone: skip it (every value is at least one byte).
+                self.member_value()?;
+            }
+            self.ws();
+            match self.peek()? {
+                b',' => {
+                    self.pos += 1;
+                    self.ws();
+                }
+                b'}' => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                _ => return Err(self.err("expected ',' or '}' after an object member")),
+            }
+        }
+    }
+
     /// Walk the array at the cursor, handing each element to `f`.
     fn elements<F>(&mut self, mut f: F) -> Result<(), JsonError>
     where
@@ -785,6 +947,46 @@ mod tests {
         assert_eq!(as_bool(raw("1")), Err(()));
         assert_eq!(as_json(raw(r#"{"a": [1, 2]}"#)), Some(r#"{"a": [1, 2]}"#));
         assert_eq!(as_json(raw("null")), None);
+    }
+
+    /// Predicted keys: the same members as the plain walk whatever the
+    /// order, spacing or escapes, with expected keys named by their index.
+    #[test]
+    fn predicted_keys_agree_with_the_plain_walk() {
+        static EXPECTED: [ExpectedKey; 4] = [
+            ExpectedKey::new("a"),
+            ExpectedKey::new("optional"),
+            ExpectedKey::new("sessionCredentialFromConsole"),
+            ExpectedKey::new("d"),
+        ];
+        let texts = [
+            r#"{"a":1,"optional":2,"sessionCredentialFromConsole":3,"d":4}"#,
+            r#"{"a":1,"d":4}"#,
+            r#"{"d":4,"a":[1,{"a":2}],"x":"y","sessionCredentialFromConsole":"true"}"#,
+            r#"{ "a" : 1 , "d":4,"ab":5,"":6,"d":{}}"#,
+            r#"{"sessionCredentialFromConsole":"0123456789abcdef"}"#,
+            r#"{"a":1,"#,
+            r#"{"a" 1}"#,
+            r#"{}"#,
+        ];
+        for text in texts {
+            let mut plain = Vec::new();
+            let theirs = object_members(text, |k, v| plain.push((k.into_owned(), v.get())));
+            let mut predicted = Vec::new();
+            let ours = object_members_predicted(text, &EXPECTED, |k, v| {
+                let name = match k {
+                    Key::Expected(i) => EXPECTED[i].name().to_string(),
+                    Key::Other(k) => {
+                        assert!(EXPECTED.iter().all(|e| e.name() != k), "{k} is expected");
+                        k.into_owned()
+                    }
+                };
+                predicted.push((name, v.raw()?.get()));
+                Ok(())
+            });
+            assert_eq!(ours, theirs, "{text}");
+            assert_eq!(predicted, plain, "{text}");
+        }
     }
 
     #[test]
