@@ -482,13 +482,82 @@ fn walk_in<'a>(
     Ok((ok, raw))
 }
 
+/// [`walk_in`] for an object whose keys usually come in the order of
+/// `expected` (see [`object_members_predicted`]); `f` gets the key's name.
+fn walk_in_predicted<'a>(
+    member: Member<'_, 'a>,
+    expected: &[ExpectedKey],
+    mut f: impl FnMut(&str, Member<'_, 'a>) -> Result<bool, JsonError>,
+) -> Result<(bool, Raw<'a>), JsonError> {
+    if !member.is_object() {
+        return null_fits(member);
+    }
+    let mut ok = true;
+    let raw = member.walk_predicted(expected, |k, v| {
+        ok &= match k {
+            Key::Expected(i) => f(expected[i].name(), v)?,
+            Key::Other(k) => f(&k, v)?,
+        };
+        Ok(())
+    })?;
+    Ok((ok, raw))
+}
+
+/// `userIdentity` keys in the order CloudTrail writes them.
+static USER_IDENTITY_KEYS: [ExpectedKey; 12] = [
+    ExpectedKey::new("type"),
+    ExpectedKey::new("principalId"),
+    ExpectedKey::new("arn"),
+    ExpectedKey::new("accountId"),
+    ExpectedKey::new("accessKeyId"),
+    ExpectedKey::new("userName"),
+    ExpectedKey::new("sessionContext"),
+    ExpectedKey::new("invokedBy"),
+    ExpectedKey::new("identityProvider"),
+    ExpectedKey::new("credentialId"),
+    ExpectedKey::new("onBehalfOf"),
+    ExpectedKey::new("inScopeOf"),
+];
+
+/// `sessionContext` keys in the order CloudTrail writes them.
+static SESSION_CONTEXT_KEYS: [ExpectedKey; 6] = [
+    ExpectedKey::new("sessionIssuer"),
+    ExpectedKey::new("webIdFederationData"),
+    ExpectedKey::new("attributes"),
+    ExpectedKey::new("sourceIdentity"),
+    ExpectedKey::new("ec2RoleDelivery"),
+    ExpectedKey::new("assumedRoot"),
+];
+
+/// `sessionContext.attributes` keys.
+static ATTRIBUTES_KEYS: [ExpectedKey; 2] = [
+    ExpectedKey::new("creationDate"),
+    ExpectedKey::new("mfaAuthenticated"),
+];
+
+/// `sessionContext.sessionIssuer` keys.
+static SESSION_ISSUER_KEYS: [ExpectedKey; 5] = [
+    ExpectedKey::new("type"),
+    ExpectedKey::new("principalId"),
+    ExpectedKey::new("arn"),
+    ExpectedKey::new("accountId"),
+    ExpectedKey::new("userName"),
+];
+
+/// `tlsDetails` keys.
+static TLS_KEYS: [ExpectedKey; 3] = [
+    ExpectedKey::new("tlsVersion"),
+    ExpectedKey::new("cipherSuite"),
+    ExpectedKey::new("clientProvidedHostHeader"),
+];
+
 /// Flatten `userIdentity`. When any part does not fit its column, the caller
 /// also keeps the whole object in `additional_fields`.
 fn user_identity<'a>(
     row: &mut EventRow<'a>,
     member: Member<'_, 'a>,
 ) -> Result<(bool, Raw<'a>), JsonError> {
-    walk_in(member, |k, v| {
+    walk_in_predicted(member, &USER_IDENTITY_KEYS, |k, v| {
         Ok(match k {
             "type" => text_into(&mut row.user_identity_type, v.raw()?),
             "principalId" => text_into(&mut row.user_identity_principal_id, v.raw()?),
@@ -520,10 +589,10 @@ fn user_identity<'a>(
 
 /// `userIdentity.sessionContext`, in place.
 fn session_context<'a>(row: &mut EventRow<'a>, member: Member<'_, 'a>) -> Result<bool, JsonError> {
-    let (fits, _) = walk_in(member, |k, v| {
+    let (fits, _) = walk_in_predicted(member, &SESSION_CONTEXT_KEYS, |k, v| {
         Ok(match k {
             "attributes" => {
-                walk_in(v, |k, v| {
+                walk_in_predicted(v, &ATTRIBUTES_KEYS, |k, v| {
                     Ok(match k {
                         "creationDate" => match scalar(v.raw()?) {
                             Scalar::Null => true,
@@ -542,7 +611,7 @@ fn session_context<'a>(row: &mut EventRow<'a>, member: Member<'_, 'a>) -> Result
                 .0
             }
             "sessionIssuer" => {
-                walk_in(v, |k, v| {
+                walk_in_predicted(v, &SESSION_ISSUER_KEYS, |k, v| {
                     Ok(match k {
                         "type" => text_into(&mut row.session_issuer_type, v.raw()?),
                         "principalId" => text_into(&mut row.session_issuer_principal_id, v.raw()?),
@@ -579,7 +648,7 @@ fn tls_details<'a>(
     row: &mut EventRow<'a>,
     member: Member<'_, 'a>,
 ) -> Result<(bool, Raw<'a>), JsonError> {
-    walk_in(member, |k, v| {
+    walk_in_predicted(member, &TLS_KEYS, |k, v| {
         Ok(match k {
             "tlsVersion" => text_into(&mut row.tls_version, v.raw()?),
             "cipherSuite" => text_into(&mut row.tls_cipher_suite, v.raw()?),

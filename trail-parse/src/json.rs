@@ -312,6 +312,23 @@ impl<'a> Member<'_, 'a> {
         })
     }
 
+    /// [`Member::walk`] with keys predicted (see [`object_members_predicted`]).
+    pub(crate) fn walk_predicted<F>(
+        self,
+        expected: &[ExpectedKey],
+        f: F,
+    ) -> Result<Raw<'a>, JsonError>
+    where
+        F: FnMut(Key<'a>, Member<'_, 'a>) -> Result<(), JsonError>,
+    {
+        let start = self.p.pos;
+        self.p.members_predicted(expected, f)?;
+        Ok(Raw {
+            text: &self.p.text[start..self.p.pos],
+            escaped: false,
+        })
+    }
+
     /// Walk an object value member by member in place; its exact text.
     pub(crate) fn walk<F>(self, f: F) -> Result<Raw<'a>, JsonError>
     where
