@@ -13,55 +13,54 @@ use arrow_array::types::ArrowPrimitiveType;
 use arrow_array::{BooleanArray, PrimitiveArray, StringArray};
 use arrow_buffer::{BooleanBuffer, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 
-/// A bitmap grown one bit at a time (also the values of a boolean column).
+/// A bitmap grown one bit at a time (also the values of a boolean column):
+/// the current word is filled in place and stored every 64 bits.
 #[derive(Debug, Default)]
 pub(crate) struct Bits {
     words: Vec<u64>,
+    current: u64,
     len: usize,
-    ones: usize,
 }
 
 impl Bits {
     pub(crate) fn with_capacity(bits: usize) -> Self {
         Bits {
             words: Vec::with_capacity(bits.div_ceil(64)),
+            current: 0,
             len: 0,
-            ones: 0,
         }
     }
 
     #[inline(always)]
     pub(crate) fn push(&mut self, bit: bool) {
-        let at = self.len % 64;
-        if at == 0 {
-            self.words.push(0);
-        }
-        if let Some(word) = self.words.last_mut() {
-            *word |= u64::from(bit) << at;
-        }
-        self.ones += usize::from(bit);
+        self.current |= u64::from(bit) << (self.len % 64);
         self.len += 1;
+        if self.len % 64 == 0 {
+            self.words.push(self.current);
+            self.current = 0;
+        }
     }
 
     /// The bits so far, leaving this empty.
     fn finish(&mut self) -> BooleanBuffer {
         let len = self.len;
+        let mut words = std::mem::take(&mut self.words);
+        if len % 64 != 0 {
+            words.push(self.current);
+        }
         // Arrow bitmaps are least-significant bit first within each byte:
         // little-endian words are exactly that.
-        let words: Vec<u64> = std::mem::take(&mut self.words)
-            .into_iter()
-            .map(u64::to_le)
-            .collect();
+        let words: Vec<u64> = words.into_iter().map(u64::to_le).collect();
+        self.current = 0;
         self.len = 0;
-        self.ones = 0;
         BooleanBuffer::new(Buffer::from_vec(words), 0, len)
     }
 
     /// The bits so far as validity (`None` when every value is valid).
     pub(crate) fn finish_nulls(&mut self) -> Option<NullBuffer> {
-        let all_valid = self.ones == self.len;
         let bits = self.finish();
-        (!all_valid).then(|| NullBuffer::new(bits))
+        let nulls = NullBuffer::new(bits);
+        (nulls.null_count() > 0).then_some(nulls)
     }
 }
 
