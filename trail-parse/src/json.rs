@@ -71,6 +71,7 @@ pub(crate) enum Scalar<'a> {
 }
 
 /// Look at a raw value and decode it when it is a scalar.
+#[inline(always)]
 pub(crate) fn scalar(raw: Raw<'_>) -> Scalar<'_> {
     let text = raw.get();
     match text.as_bytes().first() {
