@@ -89,9 +89,9 @@ impl TextBuilder {
         if let Some(text) = value {
             self.values.extend_from_slice(text.as_bytes());
         }
-        // Batches are capped far below 2 GiB of text (`DecoderBuilder::with_batch_bytes`).
-        let end = i32::try_from(self.values.len()).unwrap_or(i32::MAX);
-        self.offsets.push(end);
+        // Batches are capped far below 2 GiB of text (`DecoderBuilder::with_batch_bytes`);
+        // `finish` checks it before the offsets are used.
+        self.offsets.push(self.values.len() as i32);
         self.valid.push(value.is_some());
     }
 
