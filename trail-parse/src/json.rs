@@ -280,6 +280,7 @@ pub(crate) struct Member<'p, 'a> {
 
 impl<'a> Member<'_, 'a> {
     /// Skip the value, validating it; its exact text.
+    #[inline(always)]
     pub(crate) fn raw(self) -> Result<Raw<'a>, JsonError> {
         let start = self.p.pos;
         let escaped = self.p.member_value()?;
