@@ -100,6 +100,7 @@ fn unquote(text: &str) -> Cow<'_, str> {
 
 /// A string column value: strings as they are, numbers and booleans as their
 /// JSON text (lossless), `null` as `None`. Objects and arrays do not fit: `Err`.
+#[inline(always)]
 pub(crate) fn as_text(raw: Raw<'_>) -> Result<Option<Cow<'_, str>>, ()> {
     match scalar(raw) {
         Scalar::Null => Ok(None),
