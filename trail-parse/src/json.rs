@@ -761,6 +761,8 @@ impl<'a> Parser<'a> {
     }
 
     /// [`Parser::members`] with keys predicted (see [`object_members_predicted`]).
+    /// The loop repeats `members`'s on purpose: sharing one loop through a
+    /// key-reading closure measured +3.5% instructions for a whole run.
     fn members_predicted<F>(&mut self, expected: &[ExpectedKey], mut f: F) -> Result<(), JsonError>
     where
         F: FnMut(Key<'a>, Member<'_, 'a>) -> Result<(), JsonError>,
