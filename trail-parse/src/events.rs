@@ -467,24 +467,10 @@ fn null_fits<'a>(member: Member<'_, 'a>) -> Result<(bool, Raw<'a>), JsonError> {
 
 /// Walk a nested object in place (`null` fits too); whether every member
 /// fit its column, and the value's text for `additional_fields` when not.
+/// Keys usually come in the order of `expected` (see
+/// [`object_members_predicted`]; `&[]` for objects too rare to bother);
+/// `f` gets each key's name.
 fn walk_in<'a>(
-    member: Member<'_, 'a>,
-    mut f: impl FnMut(&str, Member<'_, 'a>) -> Result<bool, JsonError>,
-) -> Result<(bool, Raw<'a>), JsonError> {
-    if !member.is_object() {
-        return null_fits(member);
-    }
-    let mut ok = true;
-    let raw = member.walk(|k, v| {
-        ok &= f(&k, v)?;
-        Ok(())
-    })?;
-    Ok((ok, raw))
-}
-
-/// [`walk_in`] for an object whose keys usually come in the order of
-/// `expected` (see [`object_members_predicted`]); `f` gets the key's name.
-fn walk_in_predicted<'a>(
     member: Member<'_, 'a>,
     expected: &[ExpectedKey],
     mut f: impl FnMut(&str, Member<'_, 'a>) -> Result<bool, JsonError>,
@@ -493,7 +479,7 @@ fn walk_in_predicted<'a>(
         return null_fits(member);
     }
     let mut ok = true;
-    let raw = member.walk_predicted(expected, |k, v| {
+    let raw = member.walk(expected, |k, v| {
         ok &= match k {
             Key::Expected(i) => f(expected[i].name(), v)?,
             Key::Other(k) => f(&k, v)?,
@@ -557,7 +543,7 @@ fn user_identity<'a>(
     row: &mut EventRow<'a>,
     member: Member<'_, 'a>,
 ) -> Result<(bool, Raw<'a>), JsonError> {
-    walk_in_predicted(member, &USER_IDENTITY_KEYS, |k, v| {
+    walk_in(member, &USER_IDENTITY_KEYS, |k, v| {
         Ok(match k {
             "type" => text_into(&mut row.user_identity_type, v.raw()?),
             "principalId" => text_into(&mut row.user_identity_principal_id, v.raw()?),
@@ -570,7 +556,7 @@ fn user_identity<'a>(
             "credentialId" => text_into(&mut row.user_identity_credential_id, v.raw()?),
             "inScopeOf" => json_into(&mut row.in_scope_of, v.raw()?),
             "onBehalfOf" => {
-                walk_in(v, |k, v| {
+                walk_in(v, &[], |k, v| {
                     Ok(match k {
                         "userId" => text_into(&mut row.on_behalf_of_user_id, v.raw()?),
                         "identityStoreArn" => {
@@ -589,10 +575,10 @@ fn user_identity<'a>(
 
 /// `userIdentity.sessionContext`, in place.
 fn session_context<'a>(row: &mut EventRow<'a>, member: Member<'_, 'a>) -> Result<bool, JsonError> {
-    let (fits, _) = walk_in_predicted(member, &SESSION_CONTEXT_KEYS, |k, v| {
+    let (fits, _) = walk_in(member, &SESSION_CONTEXT_KEYS, |k, v| {
         Ok(match k {
             "attributes" => {
-                walk_in_predicted(v, &ATTRIBUTES_KEYS, |k, v| {
+                walk_in(v, &ATTRIBUTES_KEYS, |k, v| {
                     Ok(match k {
                         "creationDate" => match scalar(v.raw()?) {
                             Scalar::Null => true,
@@ -611,7 +597,7 @@ fn session_context<'a>(row: &mut EventRow<'a>, member: Member<'_, 'a>) -> Result
                 .0
             }
             "sessionIssuer" => {
-                walk_in_predicted(v, &SESSION_ISSUER_KEYS, |k, v| {
+                walk_in(v, &SESSION_ISSUER_KEYS, |k, v| {
                     Ok(match k {
                         "type" => text_into(&mut row.session_issuer_type, v.raw()?),
                         "principalId" => text_into(&mut row.session_issuer_principal_id, v.raw()?),
@@ -624,7 +610,7 @@ fn session_context<'a>(row: &mut EventRow<'a>, member: Member<'_, 'a>) -> Result
                 .0
             }
             "webIdFederationData" => {
-                walk_in(v, |k, v| {
+                walk_in(v, &[], |k, v| {
                     Ok(match k {
                         "federatedProvider" => {
                             text_into(&mut row.web_id_federation_provider, v.raw()?)
@@ -648,7 +634,7 @@ fn tls_details<'a>(
     row: &mut EventRow<'a>,
     member: Member<'_, 'a>,
 ) -> Result<(bool, Raw<'a>), JsonError> {
-    walk_in_predicted(member, &TLS_KEYS, |k, v| {
+    walk_in(member, &TLS_KEYS, |k, v| {
         Ok(match k {
             "tlsVersion" => text_into(&mut row.tls_version, v.raw()?),
             "cipherSuite" => text_into(&mut row.tls_cipher_suite, v.raw()?),
@@ -671,7 +657,7 @@ fn resources<'a>(
     let mut out = Vec::new();
     let raw = member.elements(|item| {
         let mut r = Resource::default();
-        let (fits, _) = walk_in(item, |k, v| {
+        let (fits, _) = walk_in(item, &[], |k, v| {
             Ok(match k {
                 "ARN" | "arn" => text_into(&mut r.arn, v.raw()?),
                 "ARNPrefix" | "arnPrefix" => text_into(&mut r.arn_prefix, v.raw()?),

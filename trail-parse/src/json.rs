@@ -315,30 +315,14 @@ impl<'a> Member<'_, 'a> {
         })
     }
 
-    /// [`Member::walk`] with keys predicted (see [`object_members_predicted`]).
-    pub(crate) fn walk_predicted<F>(
-        self,
-        expected: &[ExpectedKey],
-        f: F,
-    ) -> Result<Raw<'a>, JsonError>
+    /// Walk an object value member by member in place, its keys predicted
+    /// from `expected` (see [`object_members_predicted`]); its exact text.
+    pub(crate) fn walk<F>(self, expected: &[ExpectedKey], f: F) -> Result<Raw<'a>, JsonError>
     where
         F: FnMut(Key<'a>, Member<'_, 'a>) -> Result<(), JsonError>,
     {
         let start = self.p.pos;
         self.p.members_predicted(expected, f)?;
-        Ok(Raw {
-            text: &self.p.text[start..self.p.pos],
-            escaped: false,
-        })
-    }
-
-    /// Walk an object value member by member in place; its exact text.
-    pub(crate) fn walk<F>(self, f: F) -> Result<Raw<'a>, JsonError>
-    where
-        F: FnMut(Cow<'a, str>, Member<'_, 'a>) -> Result<(), JsonError>,
-    {
-        let start = self.p.pos;
-        self.p.members(f)?;
         Ok(Raw {
             text: &self.p.text[start..self.p.pos],
             escaped: false,
@@ -985,7 +969,7 @@ mod tests {
             r#"{"a":1,"optional":2,"sessionCredentialFromConsole":3,"d":4}"#,
             r#"{"a":1,"d":4}"#,
             r#"{"d":4,"a":[1,{"a":2}],"x":"y","sessionCredentialFromConsole":"true"}"#,
-            r#"{ "a" : 1 , "d":4,"ab":5,"":6,"d":{}}"#,
+            r#"{ "a" : 1 , "\u0064":4,"ab":5,"":6,"d":{}}"#,
             r#"{"sessionCredentialFromConsole":"0123456789abcdef"}"#,
             r#"{"a":1,"#,
             r#"{"a" 1}"#,
