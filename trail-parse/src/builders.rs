@@ -64,10 +64,49 @@ impl Bits {
     }
 }
 
+/// Where each variable-length value ends (in text bytes, in list items),
+/// starting from 0: Arrow's 32-bit offsets.
+#[derive(Debug)]
+pub(crate) struct Offsets {
+    ends: Vec<i32>,
+}
+
+impl Offsets {
+    pub(crate) fn with_capacity(rows: usize) -> Self {
+        let mut ends = Vec::with_capacity(rows + 1);
+        ends.push(0);
+        Offsets { ends }
+    }
+
+    /// The next value ends at `end`. Batches are capped far below 2^31 bytes
+    /// or items (`DecoderBuilder::with_batch_bytes`), and [`Offsets::finish`]
+    /// checks it before the offsets are used, so no check per value.
+    #[inline(always)]
+    pub(crate) fn push(&mut self, end: usize) {
+        self.ends.push(end as i32);
+    }
+
+    /// The offsets so far, the last value ending at `end`; this starts over.
+    /// Callers push the running length of what they append, so the offsets
+    /// start at 0 and never decrease.
+    pub(crate) fn finish(&mut self, end: usize, what: &str) -> OffsetBuffer<i32> {
+        assert!(i32::try_from(end).is_ok(), "over 2^31 {what} in one batch");
+        let ends = ScalarBuffer::from(std::mem::replace(&mut self.ends, vec![0]));
+        debug_assert!(ends.windows(2).all(|w| 0 <= w[0] && w[0] <= w[1]));
+        // SAFETY: the first offset is 0 and each later one is a running
+        // length, never smaller than the one before; the last is `end`, which
+        // fits an i32 (checked above), so no earlier cast wrapped either.
+        #[allow(unsafe_code)]
+        unsafe {
+            OffsetBuffer::new_unchecked(ends)
+        }
+    }
+}
+
 /// UTF-8 text: offsets, bytes and validity.
 #[derive(Debug)]
 pub(crate) struct TextBuilder {
-    offsets: Vec<i32>,
+    offsets: Offsets,
     values: Vec<u8>,
     valid: Bits,
 }
@@ -75,10 +114,8 @@ pub(crate) struct TextBuilder {
 impl TextBuilder {
     /// Room for `rows` values holding `bytes` of text in all.
     pub(crate) fn with_capacity(rows: usize, bytes: usize) -> Self {
-        let mut offsets = Vec::with_capacity(rows + 1);
-        offsets.push(0);
         TextBuilder {
-            offsets,
+            offsets: Offsets::with_capacity(rows),
             values: Vec::with_capacity(bytes),
             valid: Bits::with_capacity(rows),
         }
@@ -89,9 +126,7 @@ impl TextBuilder {
         if let Some(text) = value {
             self.values.extend_from_slice(text.as_bytes());
         }
-        // Batches are capped far below 2 GiB of text (`DecoderBuilder::with_batch_bytes`);
-        // `finish` checks it before the offsets are used.
-        self.offsets.push(self.values.len() as i32);
+        self.offsets.push(self.values.len());
         self.valid.push(value.is_some());
     }
 
@@ -102,20 +137,15 @@ impl TextBuilder {
 
     /// The values so far, leaving the builder empty.
     pub(crate) fn finish(&mut self) -> StringArray {
-        assert!(
-            i32::try_from(self.values.len()).is_ok(),
-            "a text column over 2 GiB in one batch"
-        );
-        let offsets = std::mem::replace(&mut self.offsets, vec![0]);
+        let offsets = self.offsets.finish(self.values.len(), "bytes of text");
         let values = Buffer::from_vec(std::mem::take(&mut self.values));
         let nulls = self.valid.finish_nulls();
-        // SAFETY: the offsets start at 0, never decrease and end at the
-        // length of `values` (checked above to fit an i32); every appended
+        // SAFETY: `Offsets::finish` checked the offsets (from 0, never
+        // decreasing, the last one the length of `values`); every appended
         // slice was a `&str`, so `values` is UTF-8 and each offset falls on a
         // character boundary; there is one validity bit per value.
         #[allow(unsafe_code)]
         unsafe {
-            let offsets = OffsetBuffer::new_unchecked(ScalarBuffer::from(offsets));
             StringArray::new_unchecked(offsets, values, nulls)
         }
     }

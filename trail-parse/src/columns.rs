@@ -2,14 +2,14 @@
 //! its Arrow schema, its row type and its builders come from one list.
 
 use std::borrow::Cow;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
-use arrow_array::types::{Date32Type, Int64Type, TimestampMillisecondType};
+use arrow_array::types::{ArrowPrimitiveType, Date32Type, Int64Type, TimestampMillisecondType};
 use arrow_array::{ArrayRef, ListArray, StructArray};
-use arrow_buffer::{OffsetBuffer, ScalarBuffer};
 use arrow_schema::{DataType, Field, FieldRef, Fields, TimeUnit};
 
-use crate::builders::{Bits, BoolBuilder, PrimitiveBuilder, TextBuilder};
+use crate::builders::{Bits, BoolBuilder, Offsets, PrimitiveBuilder, TextBuilder};
 
 /// One column kind: how a row value is appended and what Arrow type it has.
 pub(crate) trait Column {
@@ -39,10 +39,12 @@ pub(crate) struct Text;
 pub(crate) struct Bool;
 /// Milliseconds since the epoch, UTC.
 pub(crate) struct TimestampMs;
+/// Fixed-width values of an Arrow primitive type, without a time zone.
+pub(crate) struct Primitive<T>(PhantomData<T>);
 /// Days since the epoch.
-pub(crate) struct Date;
+pub(crate) type Date = Primitive<Date32Type>;
 /// 64-bit integer.
-pub(crate) struct Int;
+pub(crate) type Int = Primitive<Int64Type>;
 /// `resources`: list of struct<arn, arn_prefix, account_id, type>.
 pub(crate) struct Resources;
 
@@ -109,35 +111,17 @@ impl Column for TimestampMs {
     }
 }
 
-impl Column for Date {
-    type Value<'a> = Option<i32>;
-    type Builder = PrimitiveBuilder<Date32Type>;
+impl<T: ArrowPrimitiveType> Column for Primitive<T> {
+    type Value<'a> = Option<T::Native>;
+    type Builder = PrimitiveBuilder<T>;
     fn data_type() -> DataType {
-        DataType::Date32
+        T::DATA_TYPE
     }
     fn builder(capacity: usize) -> Self::Builder {
         PrimitiveBuilder::with_capacity(capacity)
     }
     #[inline(always)]
-    fn append(builder: &mut Self::Builder, value: &Option<i32>) {
-        builder.append(*value);
-    }
-    fn finish(builder: &mut Self::Builder) -> ArrayRef {
-        Arc::new(builder.finish())
-    }
-}
-
-impl Column for Int {
-    type Value<'a> = Option<i64>;
-    type Builder = PrimitiveBuilder<Int64Type>;
-    fn data_type() -> DataType {
-        DataType::Int64
-    }
-    fn builder(capacity: usize) -> Self::Builder {
-        PrimitiveBuilder::with_capacity(capacity)
-    }
-    #[inline(always)]
-    fn append(builder: &mut Self::Builder, value: &Option<i64>) {
+    fn append(builder: &mut Self::Builder, value: &Self::Value<'_>) {
         builder.append(*value);
     }
     fn finish(builder: &mut Self::Builder) -> ArrayRef {
@@ -164,7 +148,7 @@ fn resource_item() -> FieldRef {
 
 /// `resources`: a list offset and a validity bit per row, four text columns per item.
 pub(crate) struct ResourcesBuilder {
-    offsets: Vec<i32>,
+    offsets: Offsets,
     valid: Bits,
     arn: TextBuilder,
     arn_prefix: TextBuilder,
@@ -175,10 +159,8 @@ pub(crate) struct ResourcesBuilder {
 
 impl ResourcesBuilder {
     fn with_capacity(rows: usize) -> Self {
-        let mut offsets = Vec::with_capacity(rows + 1);
-        offsets.push(0);
         ResourcesBuilder {
-            offsets,
+            offsets: Offsets::with_capacity(rows),
             valid: Bits::with_capacity(rows),
             arn: TextBuilder::with_capacity(rows, rows * 16),
             arn_prefix: TextBuilder::with_capacity(rows, 0),
@@ -196,17 +178,13 @@ impl ResourcesBuilder {
             self.kind.append(item.kind.as_deref());
             self.items += 1;
         }
-        // Lists are capped far below 2^31 items per batch, like text.
-        self.offsets
-            .push(i32::try_from(self.items).unwrap_or(i32::MAX));
+        self.offsets.push(self.items);
         self.valid.push(value.is_some());
     }
 
     fn finish(&mut self) -> ListArray {
-        assert!(
-            i32::try_from(self.items).is_ok(),
-            "over 2^31 resources in one batch"
-        );
+        let offsets = self.offsets.finish(self.items, "resources");
+        self.items = 0;
         let items = StructArray::new(
             resource_fields(),
             vec![
@@ -217,11 +195,6 @@ impl ResourcesBuilder {
             ],
             None,
         );
-        let offsets = OffsetBuffer::new(ScalarBuffer::from(std::mem::replace(
-            &mut self.offsets,
-            vec![0],
-        )));
-        self.items = 0;
         ListArray::new(
             resource_item(),
             offsets,

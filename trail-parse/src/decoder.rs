@@ -444,7 +444,7 @@ impl Decoder {
         Ok(summary)
     }
 
-    /// Size the `events` builders for the next batch: the JSON it will likely
+    /// Size the three tables' builders for the next batch: the JSON it will likely
     /// hold is what is `remaining` of a text in memory, else (a stream) a
     /// full batch's worth.
     fn presize(&mut self, remaining: Option<usize>) {
