@@ -95,8 +95,7 @@ pub(crate) struct Origin<'k> {
     pub redact: bool,
 }
 
-/// Turn the record at the start of `text` into an `events` row; also returns
-/// where the record ends (`text` may go on past it).
+/// [`flatten_into`] a new row, returned with the record's length (for tests).
 #[cfg(test)]
 pub(crate) fn flatten<'a>(
     text: &'a str,
@@ -107,8 +106,10 @@ pub(crate) fn flatten<'a>(
     Ok((row, len))
 }
 
-/// [`flatten`] into a row the caller holds (a row is some 1.5 KB: returning
-/// it by value copied it once more per record); returns where the record ends.
+/// Turn the record at the start of `text` into the `events` row `row` (the
+/// caller holds it: a row is some 1.5 KB, and returning it by value copied it
+/// once more per record); returns where the record ends (`text` may go on
+/// past it).
 pub(crate) fn flatten_into<'a>(
     row: &mut EventRow<'a>,
     text: &'a str,
@@ -480,10 +481,7 @@ fn walk_in<'a>(
     }
     let mut ok = true;
     let raw = member.walk(expected, |k, v| {
-        ok &= match k {
-            Key::Expected(i) => f(expected[i].name(), v)?,
-            Key::Other(k) => f(&k, v)?,
-        };
+        ok &= f(&k.name(expected), v)?;
         Ok(())
     })?;
     Ok((ok, raw))
