@@ -302,7 +302,12 @@ async fn run_async(args: &RunArgs) -> Result<Summary> {
         todo.len() as u64,
         todo.iter().map(|i| i.size).sum(),
     );
-    let collected = pipeline(args, &source, todo, &run_id, &tmp_dir, &progress).await?;
+    // Files go to S3 by upload: syncing them to local disk first is wasted.
+    let sync_files = args.write.sync_files && dest.local_root().is_some();
+    let collected = pipeline(
+        args, &source, todo, &run_id, &tmp_dir, &progress, sync_files,
+    )
+    .await?;
     progress.finish();
 
     // Tally what was decoded.
@@ -439,6 +444,7 @@ async fn pipeline(
     run_id: &str,
     tmp_dir: &std::path::Path,
     progress: &Progress,
+    sync_files: bool,
 ) -> Result<Collected> {
     let limits = &args.limits;
     let policy = match args.on_error {
@@ -514,7 +520,10 @@ async fn pipeline(
     let collector = {
         let tmp_dir = tmp_dir.to_path_buf();
         let base = format!("part-{run_id}");
-        let write = args.write.clone();
+        let write = WriteOptions {
+            sync_files,
+            ..args.write.clone()
+        };
         let budget = limits.buffer_bytes;
         let progress = progress.clone();
         let in_flight = Arc::clone(&in_flight);

@@ -288,6 +288,7 @@ impl Store {
                         std::fs::create_dir_all(dir)
                             .with_context(|| format!("creating {}", dir.display()))?;
                     }
+                    // Cheap: the writer synced the file as it finished it.
                     std::fs::File::open(&file)?.sync_all()?;
                     std::fs::rename(&file, &target).with_context(|| {
                         format!("publishing {} as {}", file.display(), target.display())
