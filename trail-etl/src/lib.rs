@@ -18,4 +18,5 @@ pub mod progress;
 pub mod run;
 pub mod store;
 pub mod summary;
+pub mod syncer;
 pub mod writer;

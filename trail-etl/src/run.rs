@@ -44,6 +44,7 @@ use crate::location::Location;
 use crate::progress::Progress;
 use crate::store::{s3_client, S3Options, Store};
 use crate::summary::{BadObject, BadRecord, Summary};
+use crate::syncer::Syncer;
 use crate::writer::{properties, write_partition, PendingFile, Sorted, WriteOptions};
 
 /// What to do when an object or a record is bad.
@@ -302,8 +303,9 @@ async fn run_async(args: &RunArgs) -> Result<Summary> {
         todo.len() as u64,
         todo.iter().map(|i| i.size).sum(),
     );
-    // Files go to S3 by upload: syncing them to local disk first is wasted.
-    let sync_files = args.write.sync_files && dest.local_root().is_some();
+    // A local destination renames files into place, so they are synced
+    // first; files uploaded to S3 gain nothing from being on local disk.
+    let sync_files = dest.local_root().is_some();
     let collected = pipeline(
         args, &source, todo, &run_id, &tmp_dir, &progress, sync_files,
     )
@@ -520,16 +522,14 @@ async fn pipeline(
     let collector = {
         let tmp_dir = tmp_dir.to_path_buf();
         let base = format!("part-{run_id}");
-        let write = WriteOptions {
-            sync_files,
-            ..args.write.clone()
-        };
+        let write = args.write.clone();
         let budget = limits.buffer_bytes;
         let progress = progress.clone();
         let in_flight = Arc::clone(&in_flight);
         std::thread::spawn(move || -> Result<Collected> {
             let in_flight = CloseOnDrop(in_flight);
-            let mut buffer = PartitionBuffer::new(budget, tmp_dir, base, write);
+            let syncer = Syncer::new(sync_files);
+            let mut buffer = PartitionBuffer::new(budget, tmp_dir, base, write, syncer);
             let mut objects = Vec::new();
             for d in done_rx {
                 let outcome = match d.result {
@@ -620,6 +620,7 @@ struct PartitionBuffer {
     write: WriteOptions,
     next_file: HashMap<(Table, i32), usize>,
     encoding: Arc<Encoding>,
+    syncer: Syncer,
 }
 
 /// Partitions being encoded on the CPU pool: how many, their bytes, and
@@ -661,7 +662,13 @@ impl Encoding {
 }
 
 impl PartitionBuffer {
-    fn new(budget: usize, tmp_dir: PathBuf, base: String, write: WriteOptions) -> Self {
+    fn new(
+        budget: usize,
+        tmp_dir: PathBuf,
+        base: String,
+        write: WriteOptions,
+        syncer: Syncer,
+    ) -> Self {
         PartitionBuffer {
             parts: BTreeMap::new(),
             bytes: 0,
@@ -671,6 +678,7 @@ impl PartitionBuffer {
             write,
             next_file: HashMap::new(),
             encoding: Arc::new(Encoding::default()),
+            syncer,
         }
     }
 
@@ -711,14 +719,18 @@ impl PartitionBuffer {
             state.running += 1;
             state.bytes += size;
         }
-        let (tmp_dir, base, write, encoding) = (
+        let (tmp_dir, base, write, encoding, sync) = (
             self.tmp_dir.clone(),
             self.base.clone(),
             self.write.clone(),
             Arc::clone(&self.encoding),
+            self.syncer.sender(),
         );
         rayon::spawn(move || {
             let result = encode(&tmp_dir, &base, &write, key, batches, start);
+            for file in result.iter().flatten() {
+                sync.sync(file.tmp.clone());
+            }
             if let Ok(mut state) = encoding.state.lock() {
                 state.running -= 1;
                 state.bytes -= size;
@@ -735,6 +747,7 @@ impl PartitionBuffer {
             self.flush(key)?;
         }
         self.encoding.wait_for(|s| s.running == 0)?;
+        std::mem::replace(&mut self.syncer, Syncer::new(false)).finish()?;
         let mut state = self
             .encoding
             .state

@@ -18,7 +18,7 @@ use crate::location::Location;
 /// How to reach S3 (or an S3-compatible store).
 #[derive(Debug, Clone, Default)]
 pub struct S3Options {
-    /// Custom endpoint, e.g. `http://127.0.0.1:8014` (else AWS_ENDPOINT_URL[_S3] or AWS).
+    /// Custom endpoint, e.g. `http://127.0.0.1:8014` (else `AWS_ENDPOINT_URL[_S3]` or AWS).
     pub endpoint_url: Option<String>,
     /// Address buckets as `endpoint/bucket` rather than `bucket.endpoint`.
     pub force_path_style: bool,
@@ -288,7 +288,7 @@ impl Store {
                         std::fs::create_dir_all(dir)
                             .with_context(|| format!("creating {}", dir.display()))?;
                     }
-                    // Cheap: the writer synced the file as it finished it.
+                    // Cheap: the run's syncer has synced it already (syncer.rs).
                     std::fs::File::open(&file)?.sync_all()?;
                     std::fs::rename(&file, &target).with_context(|| {
                         format!("publishing {} as {}", file.display(), target.display())

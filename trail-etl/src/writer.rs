@@ -27,12 +27,6 @@ pub struct WriteOptions {
     pub row_group_bytes: usize,
     /// Start a new file once this many bytes are written.
     pub file_bytes: u64,
-    /// Flush each finished file to disk as soon as it is written. A local
-    /// destination publishes by renaming and syncs first; syncing here,
-    /// while other partitions are still being decoded, leaves that final
-    /// sync almost nothing to wait for (it took 3-4% of the wall time of a
-    /// 2 GiB run at the end, on one core). Pointless before an upload.
-    pub sync_files: bool,
 }
 
 impl Default for WriteOptions {
@@ -42,7 +36,6 @@ impl Default for WriteOptions {
             row_group_rows: 1 << 20,
             row_group_bytes: 128 << 20,
             file_bytes: 512 << 20,
-            sync_files: true,
         }
     }
 }
@@ -394,17 +387,9 @@ pub fn write_partition(
                 break;
             }
         }
-        let file = w
-            .into_inner()
-            .with_context(|| format!("writing {}", tmp.display()))?
-            .into_inner()
-            .map_err(|e| e.into_error())
+        w.close()
             .with_context(|| format!("writing {}", tmp.display()))?;
-        if opts.sync_files {
-            file.sync_all()
-                .with_context(|| format!("syncing {}", tmp.display()))?;
-        }
-        let bytes = file.metadata()?.len();
+        let bytes = std::fs::metadata(&tmp)?.len();
         files.push(PendingFile {
             written: Written {
                 table,
