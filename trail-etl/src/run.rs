@@ -747,7 +747,7 @@ impl PartitionBuffer {
             self.flush(key)?;
         }
         self.encoding.wait_for(|s| s.running == 0)?;
-        std::mem::replace(&mut self.syncer, Syncer::new(false)).finish()?;
+        self.syncer.finish()?;
         let mut state = self
             .encoding
             .state
