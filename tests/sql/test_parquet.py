@@ -1,12 +1,18 @@
 """pyarrow and DuckDB both read every Parquet file trail-etl writes, and the
 files use only logical types Athena maps: INT64 TIMESTAMP(MILLIS, UTC) for
-times (no INT96, no nanoseconds), strings as UTF8, zstd compression."""
+times (no INT96, no nanoseconds), strings as UTF8, zstd compression, and only
+encodings Athena's engine (Trino) reads: dictionary, PLAIN, RLE levels and
+DELTA_LENGTH_BYTE_ARRAY for text that is not dictionary-encoded (test_trino.py
+reads every text value back through Trino)."""
 
 import pathlib
 
 import pyarrow.parquet as pq
 
 from conftest import TABLES
+
+
+ENCODINGS = {"PLAIN", "RLE", "RLE_DICTIONARY", "DELTA_LENGTH_BYTE_ARRAY"}
 
 
 def parquet_files(dest: pathlib.Path):
@@ -30,7 +36,12 @@ def test_pyarrow_reads_every_file_with_athena_types(dest):
                 assert "String" in logical, f"{path}: {column.path} {logical}"
         for rg in range(meta.num_row_groups):
             for c in range(meta.num_columns):
-                assert meta.row_group(rg).column(c).compression == "ZSTD"
+                chunk = meta.row_group(rg).column(c)
+                assert chunk.compression == "ZSTD"
+                encodings = set(chunk.encodings)
+                assert encodings <= ENCODINGS, f"{path}: {chunk.path_in_schema} {encodings}"
+                if chunk.physical_type == "BYTE_ARRAY" and "RLE_DICTIONARY" not in encodings:
+                    assert "DELTA_LENGTH_BYTE_ARRAY" in encodings, f"{path}: {chunk.path_in_schema} {encodings}"
         table = pq.read_table(path)
         assert table.num_rows == meta.num_rows > 0
         time_column = "submitted_at" if "submitted_at" in table.schema.names else "event_time"

@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use arrow_array::RecordBatch;
 use arrow_schema::{DataType, Schema};
 use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
+use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
@@ -123,34 +123,45 @@ pub fn properties_for(
             b = b.set_column_dictionary_enabled((*name).into(), false);
         }
     }
-    for field in schema.fields() {
-        let path = match field.data_type() {
-            DataType::Utf8 if !TEXT_STATISTICS.contains(&field.name().as_str()) => {
-                vec![ColumnPath::from(field.name().as_str())]
-            }
-            // Lists of structs of text (`resources`): every leaf.
-            DataType::List(item) => match item.data_type() {
-                DataType::Struct(children) => children
-                    .iter()
-                    .filter(|c| c.data_type() == &DataType::Utf8)
-                    .map(|c| {
-                        ColumnPath::new(vec![
-                            field.name().clone(),
-                            "list".into(),
-                            item.name().clone(),
-                            c.name().clone(),
-                        ])
-                    })
-                    .collect(),
-                _ => Vec::new(),
-            },
-            _ => Vec::new(),
-        };
-        for p in path {
-            b = b.set_column_statistics_enabled(p, EnabledStatistics::None);
+    for (top, leaf) in text_leaves(schema) {
+        // Lengths apart from the bytes: zstd reads the values back to back
+        // instead of a 4-byte length before each (PLAIN), and the page
+        // buffer is reused instead of regrown from empty for every page.
+        // For dictionary columns this is the encoding used once the
+        // dictionary is full.
+        b = b.set_column_encoding(leaf.clone(), Encoding::DELTA_LENGTH_BYTE_ARRAY);
+        if !(leaf.parts().len() == 1 && TEXT_STATISTICS.contains(&top)) {
+            b = b.set_column_statistics_enabled(leaf, EnabledStatistics::None);
         }
     }
     Ok(b.build())
+}
+
+/// Every text leaf column of `schema` with the name of its top-level field:
+/// text fields, and the text fields of lists of structs (`resources`).
+fn text_leaves(schema: &Schema) -> Vec<(&str, ColumnPath)> {
+    let mut leaves = Vec::new();
+    for field in schema.fields() {
+        let top = field.name().as_str();
+        match field.data_type() {
+            DataType::Utf8 => leaves.push((top, ColumnPath::from(top))),
+            DataType::List(item) => {
+                if let DataType::Struct(children) = item.data_type() {
+                    for c in children.iter().filter(|c| c.data_type() == &DataType::Utf8) {
+                        let path = vec![
+                            top.into(),
+                            "list".into(),
+                            item.name().clone(),
+                            c.name().clone(),
+                        ];
+                        leaves.push((top, ColumnPath::new(path)));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    leaves
 }
 
 /// A published Parquet file.
