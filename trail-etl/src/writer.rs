@@ -41,9 +41,9 @@ impl Default for WriteOptions {
 }
 
 /// Encoded bytes of a data page at most (parquet's default is 1 MiB). Only
-/// columns of long text grow past 1 MiB (the JSON columns, resources' ARNs;
-/// the others stop at parquet's 20,000 rows a page first), and none of them
-/// carries statistics, so larger pages prune nothing less; zstd finds more matches in larger inputs: -0.8% of a
+/// the large free-form text columns reach it (the others stop at parquet's
+/// 20,000 rows a page first), and those carry no statistics, so larger pages
+/// prune nothing less; zstd finds more matches in larger inputs: -0.8% of a
 /// run's instructions and -0.3% of Parquet against 1 MiB (callgrind, 256 MiB
 /// bench bucket; 16 MiB: -1.0%).
 const DATA_PAGE_BYTES: usize = 4 << 20;
