@@ -40,14 +40,6 @@ impl Default for WriteOptions {
     }
 }
 
-/// Encoded bytes of a data page at most (parquet's default is 1 MiB). Only
-/// the large free-form text columns reach it (the others stop at parquet's
-/// 20,000 rows a page first), and those carry no statistics, so larger pages
-/// prune nothing less; zstd finds more matches in larger inputs: -0.8% of a
-/// run's instructions and -0.3% of Parquet against 1 MiB (callgrind, 256 MiB
-/// bench bucket; 16 MiB: -1.0%).
-const DATA_PAGE_BYTES: usize = 4 << 20;
-
 /// Columns whose values are mostly unique: a dictionary would only cost time.
 const HIGH_CARDINALITY: &[&str] = &[
     "event_time",
@@ -116,7 +108,6 @@ pub fn properties_for(
         .set_compression(Compression::ZSTD(level))
         .set_dictionary_enabled(true)
         .set_statistics_enabled(EnabledStatistics::Page)
-        .set_data_page_size_limit(DATA_PAGE_BYTES)
         .set_max_row_group_row_count(Some(opts.row_group_rows.max(1)))
         .set_max_row_group_bytes(Some(opts.row_group_bytes.max(1)))
         .set_created_by(format!("trail {}", env!("CARGO_PKG_VERSION")));
