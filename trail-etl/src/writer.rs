@@ -466,6 +466,30 @@ mod tests {
     }
 
     #[test]
+    fn text_is_delta_length_encoded_and_filter_columns_keep_statistics() {
+        let props = properties(Table::Events, &WriteOptions::default()).unwrap();
+        let col = |p: &[&str]| ColumnPath::new(p.iter().map(|s| s.to_string()).collect());
+        let delta = Some(Encoding::DELTA_LENGTH_BYTE_ARRAY);
+        // Mostly unique text: no dictionary, lengths apart from the bytes.
+        let json = col(&["request_parameters"]);
+        assert!(!props.dictionary_enabled(&json));
+        assert_eq!(props.encoding(&json), delta);
+        assert_eq!(props.statistics_enabled(&json), EnabledStatistics::None);
+        // Dictionary text: the same encoding once the dictionary is full.
+        let name = col(&["event_name"]);
+        assert!(props.dictionary_enabled(&name));
+        assert_eq!(props.encoding(&name), delta);
+        assert_eq!(props.statistics_enabled(&name), EnabledStatistics::Page);
+        let arn = col(&["resources", "list", "item", "arn"]);
+        assert_eq!(props.encoding(&arn), delta);
+        assert_eq!(props.statistics_enabled(&arn), EnabledStatistics::None);
+        // Not text: parquet's defaults, statistics kept.
+        let time = col(&["event_time"]);
+        assert_eq!(props.encoding(&time), None);
+        assert_eq!(props.statistics_enabled(&time), EnabledStatistics::Page);
+    }
+
+    #[test]
     fn batches_are_read_in_time_order_nulls_first_ties_in_arrival_order() {
         let batches = vec![
             batch(&[(Some(30), 0), (Some(10), 1), (None, 2)]),
