@@ -11,7 +11,8 @@ with DuckDB under target/bench-venv/. Then each round runs, in turn:
     unnest(Records), written as zstd Parquet partitioned by the event's day,
     with the same thread count (threads = cores).
 It prints each run's wall time, MiB/s of decompressed JSON, records/s and
-peak RSS, then the medians and the ratio. Exits 1 if trail's peak RSS passes
+peak RSS, then the medians, the ratio of the medians, and each round's own
+ratio (their spread is the machine's noise). Exits 1 if trail's peak RSS passes
 TRAIL_RSS_LIMIT_MB (default 512).
 """
 
@@ -110,6 +111,10 @@ def main():
         key = "trail" if name.startswith("trail") else "duckdb"
         print(f"| {name} | {secs:.2f} | {json_mib / secs:.0f} | {records / secs:.0f} | {max(rss[key]):.0f} |")
     print(f"ratio: trail is {d / t:.2f}x DuckDB ({CORES} cores, {RUNS} alternated rounds, {json_mib:.0f} MiB of JSON)")
+    # Each round's own ratio shows how much of a run's ratio is the machine's noise.
+    rounds = [dd / tt for tt, dd in zip(results["trail"], results["duckdb"])]
+    print("per round: " + ", ".join(f"{r:.2f}x" for r in rounds)
+          + f" (median {statistics.median(rounds):.2f}x, {min(rounds):.2f}x to {max(rounds):.2f}x)")
     limit = float(os.environ.get("TRAIL_RSS_LIMIT_MB", "512"))
     if max(rss["trail"]) > limit:
         sys.exit(f"FAIL: trail's peak RSS {max(rss['trail']):.0f} MiB is over {limit:.0f} MiB")
