@@ -2,8 +2,10 @@
 files use only logical types Athena maps: INT64 TIMESTAMP(MILLIS, UTC) for
 times (no INT96, no nanoseconds), strings as UTF8, zstd compression, and only
 encodings Athena's engine (Trino) reads: dictionary, PLAIN, RLE levels and
-DELTA_LENGTH_BYTE_ARRAY for text that is not dictionary-encoded (test_trino.py
-reads every text value back through Trino)."""
+booleans, DELTA_LENGTH_BYTE_ARRAY for text and DELTA_BINARY_PACKED for
+integers that are not dictionary-encoded, in data pages v2 (test_trino.py reads
+every value back through Trino; `--parquet-compat` writes data pages v1 and
+PLAIN instead, checked in trail-etl/tests/it/local.rs)."""
 
 import pathlib
 
@@ -12,7 +14,7 @@ import pyarrow.parquet as pq
 from conftest import TABLES
 
 
-ENCODINGS = {"PLAIN", "RLE", "RLE_DICTIONARY", "DELTA_LENGTH_BYTE_ARRAY"}
+ENCODINGS = {"PLAIN", "RLE", "RLE_DICTIONARY", "DELTA_LENGTH_BYTE_ARRAY", "DELTA_BINARY_PACKED"}
 
 
 def parquet_files(dest: pathlib.Path):
@@ -42,6 +44,8 @@ def test_pyarrow_reads_every_file_with_athena_types(dest):
                 assert encodings <= ENCODINGS, f"{path}: {chunk.path_in_schema} {encodings}"
                 if chunk.physical_type == "BYTE_ARRAY" and "RLE_DICTIONARY" not in encodings:
                     assert "DELTA_LENGTH_BYTE_ARRAY" in encodings, f"{path}: {chunk.path_in_schema} {encodings}"
+                if chunk.physical_type == "INT64" and "RLE_DICTIONARY" not in encodings:
+                    assert "DELTA_BINARY_PACKED" in encodings, f"{path}: {chunk.path_in_schema} {encodings}"
         table = pq.read_table(path)
         assert table.num_rows == meta.num_rows > 0
         time_column = "submitted_at" if "submitted_at" in table.schema.names else "event_time"

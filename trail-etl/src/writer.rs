@@ -12,7 +12,7 @@ use arrow_schema::{DataType, Schema};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::metadata::SortingColumn;
-use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
 use parquet::schema::types::ColumnPath;
 use trail_parse::{Table, PARTITION_COLUMN};
 
@@ -27,6 +27,10 @@ pub struct WriteOptions {
     pub row_group_bytes: usize,
     /// Start a new file once this many bytes are written.
     pub file_bytes: u64,
+    /// Parquet that every reader handles (data page v1, `PLAIN` text and
+    /// integers) instead of data page v2 with `DELTA_*` encodings, for readers
+    /// such as older Spark or Hive (`--parquet-compat`).
+    pub compat: bool,
 }
 
 impl Default for WriteOptions {
@@ -36,6 +40,7 @@ impl Default for WriteOptions {
             row_group_rows: 1 << 20,
             row_group_bytes: 128 << 20,
             file_bytes: 512 << 20,
+            compat: false,
         }
     }
 }
@@ -123,13 +128,28 @@ pub fn properties_for(
             b = b.set_column_dictionary_enabled((*name).into(), false);
         }
     }
+    if !opts.compat {
+        // Data page v2: definition levels stay out of zstd and out of the
+        // copy that puts a v1 page together, and integers that are not
+        // dictionary-encoded are DELTA_BINARY_PACKED (-2.4% instructions,
+        // -0.7% bytes). Athena (engine v3, Trino), DuckDB and pyarrow read it.
+        b = b.set_writer_version(WriterVersion::PARQUET_2_0);
+    }
     for (top, leaf) in text_leaves(schema) {
         // Lengths apart from the bytes: zstd reads the values back to back
         // instead of a 4-byte length before each (PLAIN), and the page
         // buffer is reused instead of regrown from empty for every page.
         // For dictionary columns this is the encoding used once the
-        // dictionary is full.
-        b = b.set_column_encoding(leaf.clone(), Encoding::DELTA_LENGTH_BYTE_ARRAY);
+        // dictionary is full. (Data page v2's own default would be
+        // DELTA_BYTE_ARRAY: measured slower and larger here.)
+        b = b.set_column_encoding(
+            leaf.clone(),
+            if opts.compat {
+                Encoding::PLAIN
+            } else {
+                Encoding::DELTA_LENGTH_BYTE_ARRAY
+            },
+        );
         if !(leaf.parts().len() == 1 && TEXT_STATISTICS.contains(&top)) {
             b = b.set_column_statistics_enabled(leaf, EnabledStatistics::None);
         }
@@ -422,6 +442,7 @@ mod tests {
     use arrow_array::types::Int64Type;
     use arrow_array::{ArrayRef, Date32Array, Int64Array, TimestampMillisecondArray};
     use arrow_schema::{DataType, Field, TimeUnit};
+    use parquet::basic::PageType;
 
     /// A batch of (event_time, record_index, event_date) rows.
     fn batch(rows: &[(Option<i64>, i64)]) -> RecordBatch {
@@ -487,6 +508,104 @@ mod tests {
         let time = col(&["event_time"]);
         assert_eq!(props.encoding(&time), None);
         assert_eq!(props.statistics_enabled(&time), EnabledStatistics::Page);
+        assert_eq!(props.writer_version(), WriterVersion::PARQUET_2_0);
+
+        let compat = WriteOptions {
+            compat: true,
+            ..WriteOptions::default()
+        };
+        let props = properties(Table::Events, &compat).unwrap();
+        assert_eq!(props.writer_version(), WriterVersion::PARQUET_1_0);
+        assert_eq!(props.encoding(&json), Some(Encoding::PLAIN));
+        assert_eq!(props.encoding(&name), Some(Encoding::PLAIN));
+        assert_eq!(props.encoding(&arn), Some(Encoding::PLAIN));
+        assert_eq!(props.statistics_enabled(&name), EnabledStatistics::Page);
+    }
+
+    /// The page kind and the value encodings of every data page of a file
+    /// written with `opts`: time, a mostly unique integer, JSON text.
+    fn pages_written(opts: &WriteOptions) -> Vec<(String, PageType, Encoding)> {
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+
+        let schema = Arc::new(Schema::new(vec![
+            Field::new(
+                "event_time",
+                DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
+                true,
+            ),
+            Field::new("record_index", DataType::Int64, true),
+            Field::new("request_parameters", DataType::Utf8, true),
+        ]));
+        let n = 1_000i64;
+        let time =
+            TimestampMillisecondArray::from_iter_values((0..n).map(|i| 1_700_000_000_000 + i))
+                .with_timezone("UTC");
+        let index = Int64Array::from_iter_values(0..n);
+        let json = arrow_array::StringArray::from_iter(
+            (0..n).map(|i| (i % 7 != 0).then(|| format!("{{\"key\":\"logs/{i}.gz\"}}"))),
+        );
+        let columns: Vec<ArrayRef> = vec![Arc::new(time), Arc::new(index), Arc::new(json)];
+        let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
+        let props = properties_for(&schema, "event_time", opts).unwrap();
+        let mut file = Vec::new();
+        let mut writer = ArrowWriter::try_new(&mut file, schema, Some(props)).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+
+        let reader = SerializedFileReader::new(bytes::Bytes::from(file)).unwrap();
+        let group = reader.get_row_group(0).unwrap();
+        let mut out = Vec::new();
+        for (i, column) in group.metadata().columns().iter().enumerate() {
+            let mut pages = group.get_column_page_reader(i).unwrap();
+            while let Some(page) = pages.get_next_page().unwrap() {
+                if page.page_type() != PageType::DICTIONARY_PAGE {
+                    out.push((
+                        column.column_path().string(),
+                        page.page_type(),
+                        page.encoding(),
+                    ));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn pages_are_v2_with_delta_encodings_unless_compat() {
+        use Encoding::{DELTA_BINARY_PACKED, DELTA_LENGTH_BYTE_ARRAY, PLAIN};
+        let v2 = pages_written(&WriteOptions::default());
+        assert_eq!(
+            v2,
+            vec![
+                (
+                    "event_time".into(),
+                    PageType::DATA_PAGE_V2,
+                    DELTA_BINARY_PACKED
+                ),
+                (
+                    "record_index".into(),
+                    PageType::DATA_PAGE_V2,
+                    DELTA_BINARY_PACKED
+                ),
+                (
+                    "request_parameters".into(),
+                    PageType::DATA_PAGE_V2,
+                    DELTA_LENGTH_BYTE_ARRAY
+                ),
+            ]
+        );
+        let compat = WriteOptions {
+            compat: true,
+            ..WriteOptions::default()
+        };
+        assert_eq!(
+            pages_written(&compat),
+            vec![
+                ("event_time".into(), PageType::DATA_PAGE, PLAIN),
+                ("record_index".into(), PageType::DATA_PAGE, PLAIN),
+                ("request_parameters".into(), PageType::DATA_PAGE, PLAIN),
+            ]
+        );
     }
 
     #[test]

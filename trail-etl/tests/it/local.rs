@@ -5,7 +5,7 @@ use std::io::Write;
 
 use arrow_array::cast::AsArray;
 use arrow_array::Array;
-use parquet::basic::Compression;
+use parquet::basic::{Compression, PageType};
 use parquet::file::reader::{FileReader, SerializedFileReader};
 
 use crate::util::{bucket, copy_tree, files, row_ids, run, table_rows};
@@ -106,6 +106,56 @@ fn parquet_settings_athena_reads_well() {
     let mut sorted = v.clone();
     sorted.sort();
     assert_eq!(v, sorted);
+}
+
+/// The kinds of the data pages of every Parquet file of every table under
+/// `dest`, and every row of each table as text, sorted.
+fn pages_and_rows(
+    dest: &std::path::Path,
+) -> (std::collections::BTreeSet<PageType>, Vec<Vec<String>>) {
+    let mut kinds = std::collections::BTreeSet::new();
+    let mut tables = Vec::new();
+    for table in ["events", "table_access", "athena_queries"] {
+        let mut rows = Vec::new();
+        for f in files(&dest.join(table)) {
+            let file = std::fs::File::open(dest.join(table).join(f)).unwrap();
+            let reader = SerializedFileReader::new(file).unwrap();
+            for row in reader.get_row_iter(None).unwrap() {
+                rows.push(row.unwrap().to_string());
+            }
+            for rg in 0..reader.num_row_groups() {
+                let group = reader.get_row_group(rg).unwrap();
+                for c in 0..group.num_columns() {
+                    let mut pages = group.get_column_page_reader(c).unwrap();
+                    while let Some(page) = pages.get_next_page().unwrap() {
+                        if page.page_type() != PageType::DICTIONARY_PAGE {
+                            kinds.insert(page.page_type());
+                        }
+                    }
+                }
+            }
+        }
+        assert!(!rows.is_empty(), "{table}");
+        rows.sort();
+        tables.push(rows);
+    }
+    (kinds, tables)
+}
+
+#[test]
+fn parquet_compat_writes_v1_pages_with_the_same_rows() {
+    let v2 = tempfile::tempdir().unwrap();
+    assert_eq!(run(&bucket(), v2.path(), &[]).code, 0);
+    let (kinds, v2_rows) = pages_and_rows(v2.path());
+    assert_eq!(kinds, [PageType::DATA_PAGE_V2].into());
+
+    let v1 = tempfile::tempdir().unwrap();
+    let out = run(&bucket(), v1.path(), &["--parquet-compat"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let (kinds, v1_rows) = pages_and_rows(v1.path());
+    assert_eq!(kinds, [PageType::DATA_PAGE].into());
+    assert_eq!(v1_rows, v2_rows);
+    assert_eq!(v1_rows[0].len(), RECORDS_IN_BUCKET);
 }
 
 #[test]
