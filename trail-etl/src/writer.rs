@@ -444,14 +444,19 @@ mod tests {
     use arrow_schema::{DataType, Field, TimeUnit};
     use parquet::basic::PageType;
 
+    /// `event_time`, as the tables declare it.
+    fn time_field() -> Field {
+        Field::new(
+            "event_time",
+            DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
+            true,
+        )
+    }
+
     /// A batch of (event_time, record_index, event_date) rows.
     fn batch(rows: &[(Option<i64>, i64)]) -> RecordBatch {
         let schema = Arc::new(Schema::new(vec![
-            Field::new(
-                "event_time",
-                DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
-                true,
-            ),
+            time_field(),
             Field::new("record_index", DataType::Int64, true),
             Field::new(PARTITION_COLUMN, DataType::Date32, true),
         ]));
@@ -528,11 +533,7 @@ mod tests {
         use parquet::file::reader::{FileReader, SerializedFileReader};
 
         let schema = Arc::new(Schema::new(vec![
-            Field::new(
-                "event_time",
-                DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
-                true,
-            ),
+            time_field(),
             Field::new("record_index", DataType::Int64, true),
             Field::new("request_parameters", DataType::Utf8, true),
         ]));
