@@ -220,7 +220,7 @@ struct RunCli {
     #[arg(long, env = "TRAIL_ZSTD_LEVEL", default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..=22))]
     zstd_level: i32,
     /// Write Parquet that every reader handles (data page v1, PLAIN encodings) instead of data
-    /// page v2 with DELTA encodings: for older Spark or Hive. Costs about 7% more CPU and 3%
+    /// page v2 with DELTA encodings: for older Spark or Hive. Costs about 7% more instructions and 3%
     /// more bytes; Athena, Trino, DuckDB and pyarrow read either.
     #[arg(long, env = "TRAIL_PARQUET_COMPAT")]
     parquet_compat: bool,
