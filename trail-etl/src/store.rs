@@ -289,7 +289,9 @@ impl Store {
                             .with_context(|| format!("creating {}", dir.display()))?;
                     }
                     // Cheap: the run's syncer has synced it already (syncer.rs).
-                    std::fs::File::open(&file)?.sync_all()?;
+                    std::fs::File::open(&file)
+                        .and_then(|f| f.sync_all())
+                        .with_context(|| format!("syncing {}", file.display()))?;
                     std::fs::rename(&file, &target).with_context(|| {
                         format!("publishing {} as {}", file.display(), target.display())
                     })

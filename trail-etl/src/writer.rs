@@ -420,7 +420,9 @@ pub fn write_partition(
         }
         w.close()
             .with_context(|| format!("writing {}", tmp.display()))?;
-        let bytes = std::fs::metadata(&tmp)?.len();
+        let bytes = std::fs::metadata(&tmp)
+            .with_context(|| format!("reading the size of {}", tmp.display()))?
+            .len();
         files.push(PendingFile {
             written: Written {
                 table,
