@@ -6,7 +6,8 @@
 Builds what it needs once: the release binaries, a seeded bucket of about
 MEGABYTES MiB of JSON under target/bench-data/ (default 2048), and a venv
 with DuckDB under target/bench-venv/. Then each round runs, in turn:
-  - trail-etl run (release build, all three tables, default settings);
+  - trail-etl run (release build, all three tables, default settings;
+    built with tcmalloc where gperftools is installed, see allocator());
   - DuckDB with an auto-detected schema: read_json over every object,
     unnest(Records), written as zstd Parquet partitioned by the event's day,
     with the same thread count (threads = cores).
@@ -61,8 +62,23 @@ def venv_python():
     return python
 
 
+def allocator():
+    """tcmalloc where gperftools is installed (the build the README recommends
+    for throughput), else the system's; TRAIL_BENCH_ALLOCATOR=system or
+    =tcmalloc chooses."""
+    chosen = os.environ.get("TRAIL_BENCH_ALLOCATOR")
+    if chosen:
+        return chosen
+    try:
+        found = subprocess.run(["pkg-config", "--exists", "libtcmalloc_minimal"]).returncode == 0
+    except FileNotFoundError:
+        found = False
+    return "tcmalloc" if found else "system"
+
+
 def build():
-    subprocess.run(["cargo", "build", "--release", "-q", "-p", "trail-etl", "-p", "benches"], cwd=ROOT, check=True)
+    features = ["--features", "trail-etl/tcmalloc"] if allocator() == "tcmalloc" else []
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "trail-etl", "-p", "benches", *features], cwd=ROOT, check=True)
     if not os.path.exists(os.path.join(DATA, ".done")):
         shutil.rmtree(DATA, ignore_errors=True)
         subprocess.run([GEN, DATA, str(MB), "42"], check=True)
@@ -85,7 +101,8 @@ def main():
     rss = {"trail": [], "duckdb": []}
     json_mib = records = None
     cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
-    print(f"machine: {CORES} cores, {cpu}; input: {DATA}")
+    version = subprocess.run([TRAIL, "--version"], capture_output=True, text=True).stdout.strip()
+    print(f"machine: {CORES} cores, {cpu}; input: {DATA}; {version}")
     for i in range(RUNS):
         for name in ("trail", "duckdb"):
             dest = os.path.join(out, f"{name}-{i}")

@@ -15,13 +15,20 @@ MB=${1:-2048}
 RUNS=${2:-3}
 EXTRA=("${@:3}")
 DATA="target/bench-data/bucket-v2-${MB}mb"
-cargo build --release -q -p trail-etl -p benches
+# The allocator: tcmalloc where gperftools is installed (the build the README
+# recommends for throughput), else the system's; TRAIL_BENCH_ALLOCATOR=system
+# or =tcmalloc chooses.
+ALLOC=${TRAIL_BENCH_ALLOCATOR:-$(pkg-config --exists libtcmalloc_minimal 2>/dev/null && echo tcmalloc || echo system)}
+FEATURES=()
+if [ "$ALLOC" = tcmalloc ]; then FEATURES=(--features trail-etl/tcmalloc); fi
+cargo build --release -q -p trail-etl -p benches "${FEATURES[@]}"
 if [ ! -f "$DATA/.done" ]; then
   rm -rf "$DATA"
   ./target/release/gen-bucket "$DATA" "$MB" 42
   touch "$DATA/.done"
 fi
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/{print $2}') GiB"
+echo "binary: $(./target/release/trail-etl --version)"
 echo "input: $(du -sh "$DATA" | cut -f1) gzip in $(find "$DATA" -name '*.json.gz' | wc -l) objects"
 results=()
 for i in $(seq 1 "$RUNS"); do

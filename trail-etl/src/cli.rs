@@ -18,9 +18,17 @@ use crate::run::{run, Limits, OnError, RunArgs};
 use crate::store::S3Options;
 use crate::writer::WriteOptions;
 
+/// The version `--version` prints, with the allocator the binary was built
+/// with (`--features tcmalloc`, see the README's Performance section).
+const VERSION: &str = if cfg!(feature = "tcmalloc") {
+    concat!(env!("CARGO_PKG_VERSION"), " (allocator: tcmalloc)")
+} else {
+    concat!(env!("CARGO_PKG_VERSION"), " (allocator: system)")
+};
+
 /// Turn AWS CloudTrail logs into partitioned Parquet tables for Amazon Athena.
 #[derive(Debug, Parser)]
-#[command(name = "trail-etl", version, about, long_about = None)]
+#[command(name = "trail-etl", version = VERSION, about, long_about = None)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -7,6 +7,8 @@
 //! Parquet under DEST (`DEST/<table>/event_date=YYYY-MM-DD/*.parquet`). A
 //! ledger under `DEST/_trail/` makes runs incremental and idempotent.
 
+#[cfg(feature = "tcmalloc")]
+pub mod alloc;
 pub mod cli;
 pub mod ddl;
 pub mod enrich;

@@ -357,3 +357,24 @@ fn usage_errors_exit_2() {
         );
     }
 }
+
+/// `--version` says which allocator the binary was built with, so a
+/// throughput figure can be traced to its build (README, Performance).
+#[test]
+fn version_names_the_allocator() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_trail-etl"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let expected = if cfg!(feature = "tcmalloc") {
+        "(allocator: tcmalloc)"
+    } else {
+        "(allocator: system)"
+    };
+    assert!(
+        text.starts_with("trail-etl ") && text.trim_end().ends_with(expected),
+        "{text}"
+    );
+}
