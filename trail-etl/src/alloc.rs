@@ -105,7 +105,7 @@ mod tests {
     fn blocks_are_aligned_and_keep_their_bytes() {
         let a = TcMalloc;
         for align in [1, 2, 8, 16, 32, 64, 4096] {
-            for size in [1, 7, 8, 15, 16, 100, 4096, 1 << 20] {
+            for size in [1, 7, 8, 15, 16, 24, 40, 100, 4096, 1 << 20] {
                 let layout = Layout::from_size_align(size, align).unwrap();
                 // SAFETY: non-zero sizes; each block is freed once with its layout.
                 unsafe {
