@@ -4,8 +4,9 @@
 //! decoding threads to the encoding pool. glibc's `malloc` returns that
 //! memory to the system and faults it in again (about twice the page faults)
 //! and spends more time in its bins; tcmalloc keeps freed spans for reuse.
-//! Measured on the 2 GiB bench bucket: about 6% less wall time, the same
-//! peak RSS (README, Performance).
+//! Measured on the 2 GiB bench bucket: 7-10% less wall time (medians of two
+//! sets of alternated rounds), half the page faults, the same peak RSS
+//! (README, Performance).
 //!
 //! The library is linked statically by `build.rs`, so the binary runs where
 //! gperftools is not installed. Like Rust's `System` allocator, alignments up
