@@ -68,6 +68,8 @@ def allocator():
     =tcmalloc chooses."""
     chosen = os.environ.get("TRAIL_BENCH_ALLOCATOR")
     if chosen:
+        if chosen not in ("system", "tcmalloc"):
+            sys.exit(f"TRAIL_BENCH_ALLOCATOR must be system or tcmalloc, not {chosen!r}")
         return chosen
     try:
         found = subprocess.run(["pkg-config", "--exists", "libtcmalloc_minimal"]).returncode == 0

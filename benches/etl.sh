@@ -20,7 +20,11 @@ DATA="target/bench-data/bucket-v2-${MB}mb"
 # or =tcmalloc chooses.
 ALLOC=${TRAIL_BENCH_ALLOCATOR:-$(pkg-config --exists libtcmalloc_minimal 2>/dev/null && echo tcmalloc || echo system)}
 FEATURES=()
-if [ "$ALLOC" = tcmalloc ]; then FEATURES=(--features trail-etl/tcmalloc); fi
+case "$ALLOC" in
+  tcmalloc) FEATURES=(--features trail-etl/tcmalloc) ;;
+  system) ;;
+  *) echo "TRAIL_BENCH_ALLOCATOR must be system or tcmalloc, not '$ALLOC'" >&2; exit 2 ;;
+esac
 cargo build --release -q -p trail-etl -p benches "${FEATURES[@]}"
 if [ ! -f "$DATA/.done" ]; then
   rm -rf "$DATA"
