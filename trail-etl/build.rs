@@ -10,17 +10,12 @@ fn main() {
 #[cfg(feature = "tcmalloc")]
 fn tcmalloc() {
     println!("cargo:rerun-if-env-changed=TRAIL_TCMALLOC_LIB_DIR");
-    // Where libtcmalloc_minimal.a is: TRAIL_TCMALLOC_LIB_DIR, else pkg-config.
+    // Where libtcmalloc_minimal.a is: TRAIL_TCMALLOC_LIB_DIR, else the
+    // library's `libdir` as pkg-config knows it.
     let dir = match std::env::var("TRAIL_TCMALLOC_LIB_DIR") {
         Ok(dir) => dir,
-        Err(_) => match pkg_config::Config::new()
-            .cargo_metadata(false)
-            .probe("libtcmalloc_minimal")
-        {
-            Ok(lib) => match lib.link_paths.first() {
-                Some(dir) => dir.display().to_string(),
-                None => "/usr/lib".to_string(),
-            },
+        Err(_) => match pkg_config::get_variable("libtcmalloc_minimal", "libdir") {
+            Ok(dir) => dir,
             Err(e) => panic!(
                 "the `tcmalloc` feature needs gperftools' libtcmalloc_minimal \
                  (Debian/Ubuntu: apt-get install libgoogle-perftools-dev; \
