@@ -9,7 +9,8 @@
 //! `athena_query_stats` table, partitioned like the others by the day of the
 //! `StartQueryExecution` event.
 //!
-//! Each id is recorded in the ledger (`athena-query/<id>`) with its outcome:
+//! Each id is recorded in the ledger (`athena-query/<id>`, filed under the
+//! day of its event in `_trail/ledger/athena-queries/`) with its outcome:
 //! `found`; `unknown` when Athena no longer knows it (past retention, or
 //! another account's); `unprocessed` when Athena could not answer this time,
 //! retried by the next runs up to three times, then `gave_up`. Calls use the
@@ -17,7 +18,7 @@
 //! unless those credentials can read them, so run it once per account (with
 //! `--accounts`) in an organization.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -33,7 +34,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde::Serialize;
 
 use crate::hash::Fnv;
-use crate::ledger::{Entry, Ledger};
+use crate::ledger::{Entry, Kind, Ledger, NO_DAY};
 use crate::location::Location;
 use crate::run::{publish, recover};
 use crate::store::{s3_client, S3Options, Store};
@@ -164,7 +165,6 @@ async fn enrich_async(args: &EnrichArgs) -> Result<EnrichSummary> {
         ..EnrichSummary::default()
     };
     recover(&dest, "enrich").await?;
-    let mut ledger = Ledger::load(&dest).await?;
 
     // The query ids, with the region, account and partition of their event.
     let mut wanted: BTreeMap<String, Wanted> = BTreeMap::new();
@@ -217,6 +217,19 @@ async fn enrich_async(args: &EnrichArgs) -> Result<EnrichSummary> {
                 });
             }
         }
+    }
+    // The ledger days of the partitions seen (and the undated entries of
+    // earlier versions), only for the ids seen.
+    let mut ledger = Ledger::new(Kind::Queries);
+    {
+        let keys: Vec<String> = wanted.keys().map(|id| ledger_key(id)).collect();
+        let keep: HashSet<&str> = keys.iter().map(String::as_str).collect();
+        let days: BTreeSet<String> = wanted
+            .values()
+            .map(|w| w.event_date.clone())
+            .chain([NO_DAY.to_string()])
+            .collect();
+        ledger.load_days(&dest, days, Some(&keep)).await?;
     }
     let mut todo = Vec::new();
     for (_, mut w) in wanted {
@@ -328,7 +341,7 @@ async fn enrich_async(args: &EnrichArgs) -> Result<EnrichSummary> {
             &args.write,
         )?);
     }
-    publish(&dest, &run_id, &files, &mut ledger, &entries).await?;
+    publish(&dest, &run_id, "enrich", &files, &mut ledger, &entries).await?;
     std::fs::remove_dir_all(&tmp_dir).ok();
     summary.files = files.into_iter().map(|f| f.written).collect();
     summary.duration_ms = started.elapsed().as_millis() as u64;
@@ -339,13 +352,18 @@ fn ledger_key(id: &str) -> String {
     format!("athena-query/{id}")
 }
 
-fn entry(w: &Wanted, status: &str, attempts: u64, run: &str) -> Entry {
-    Entry {
-        key: ledger_key(&w.id),
-        size: attempts,
-        etag: status.to_string(),
-        run: run.to_string(),
-    }
+fn entry(w: &Wanted, status: &str, attempts: u64, run: &str) -> (String, Entry) {
+    (
+        w.event_date.clone(),
+        Entry {
+            key: ledger_key(&w.id),
+            size: attempts,
+            etag: status.to_string(),
+            run: run.to_string(),
+            records: None,
+            sha256: None,
+        },
+    )
 }
 
 async fn athena_client(

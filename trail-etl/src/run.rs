@@ -22,7 +22,7 @@
 //! deletes the files it names and aborts their unfinished uploads, so an
 //! interrupted run leaves neither duplicates nor losses: its objects are read again.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
@@ -38,7 +38,7 @@ use futures::stream::{self, StreamExt};
 use trail_parse::{BadRecordPolicy, Batches, DecoderBuilder, ObjectSummary, Table};
 
 use crate::hash::Fnv;
-use crate::ledger::{Entry, Ledger};
+use crate::ledger::{day_of_key, Entry, Kind, Ledger, NO_DAY};
 use crate::listing::{list_source, Filter, Listed};
 use crate::location::Location;
 use crate::progress::Progress;
@@ -245,9 +245,26 @@ async fn run_async(args: &RunArgs) -> Result<Summary> {
         .map(|(k, v)| (k.to_string(), *v))
         .collect();
     summary.skipped_folders = plan.skipped_folders;
-    let ledger = Ledger::load(&dest)
-        .await
-        .with_context(|| format!("reading the ledger in {dest}"))?;
+    // Only the ledger days of the objects listed, and only their keys.
+    let mut ledger = Ledger::new(Kind::Objects);
+    {
+        let days: BTreeSet<String> = plan
+            .objects
+            .iter()
+            .map(|(_, k)| {
+                k.delivery_date
+                    .map_or_else(|| NO_DAY.to_string(), |d| d.to_string())
+            })
+            .collect();
+        let wanted: HashSet<&str> = plan.objects.iter().map(|(l, _)| l.key.as_str()).collect();
+        ledger
+            .load_days(&dest, days, Some(&wanted))
+            .await
+            .with_context(|| format!("reading the ledger in {dest}"))?;
+        if args.dry_run {
+            ledger.load_legacy(&dest, &wanted).await?;
+        }
+    }
     let mut todo = Vec::new();
     for (item, key) in plan.objects {
         if ledger.is_done(&item.key, item.size, &item.etag) {
@@ -330,12 +347,17 @@ async fn run_async(args: &RunArgs) -> Result<Summary> {
                         });
                     }
                 }
-                entries.push(Entry {
-                    key: o.listed.key,
-                    size: o.listed.size,
-                    etag: o.listed.etag,
-                    run: run_id.clone(),
-                });
+                entries.push((
+                    day_of_key(&o.listed.key),
+                    Entry {
+                        key: o.listed.key,
+                        size: o.listed.size,
+                        etag: o.listed.etag,
+                        run: run_id.clone(),
+                        records: Some(s.records),
+                        sha256: None,
+                    },
+                ));
             }
             Err(reason) => {
                 tracing::warn!(key = %o.listed.key, "bad object: {reason}");
@@ -367,8 +389,7 @@ async fn run_async(args: &RunArgs) -> Result<Summary> {
 
     // Publish: manifest, files, ledger, then forget the manifest.
     let files = collected.files;
-    let mut ledger = ledger;
-    publish(&dest, &run_id, &files, &mut ledger, &entries).await?;
+    publish(&dest, &run_id, &shard_tag, &files, &mut ledger, &entries).await?;
     std::fs::remove_dir_all(&tmp_dir).ok();
     if let Some(root) = dest.local_root() {
         std::fs::remove_dir(root.join("_trail").join("tmp")).ok();
@@ -389,26 +410,31 @@ async fn run_async(args: &RunArgs) -> Result<Summary> {
     Ok(summary)
 }
 
-/// Put a run's files in place and commit it: a manifest naming the files,
-/// the files (rename or upload), the ledger entries in one write, then the
-/// manifest is removed. See the module docs for what recovery does with a
-/// manifest left by a crash.
+/// Put a run's files in place and commit it: a manifest naming the files
+/// and the ledger files about to be written, the files (rename or upload),
+/// the ledger entries (one file per day), then the manifest is removed and
+/// the shard's ledger files of those days are folded when there are many.
+/// See [`recover`] for what a manifest left by a crash means.
 pub async fn publish(
     dest: &Store,
     run_id: &str,
+    shard_tag: &str,
     files: &[PendingFile],
     ledger: &mut Ledger,
-    entries: &[Entry],
+    entries: &[(String, Entry)],
 ) -> Result<()> {
-    let manifest = format!("{RUNS_DIR}{run_id}.pending.json");
-    if !files.is_empty() {
-        let doc = serde_json::json!({
-            "run": run_id,
-            "files": files.iter().map(|f| f.written.path.clone()).collect::<Vec<_>>(),
-        });
-        dest.put(&manifest, Bytes::from(serde_json::to_vec_pretty(&doc)?))
-            .await?;
+    if files.is_empty() && entries.is_empty() {
+        return Ok(());
     }
+    let manifest = format!("{RUNS_DIR}{run_id}.pending.json");
+    let doc = serde_json::json!({
+        "run": run_id,
+        "files": files.iter().map(|f| f.written.path.clone()).collect::<Vec<_>>(),
+        "ledger": ledger.files_for(run_id, entries),
+    });
+    dest.put(&manifest, Bytes::from(serde_json::to_vec_pretty(&doc)?))
+        .await?;
+    failpoint("run:after-manifest");
     let published: Vec<Result<()>> = stream::iter(
         files
             .iter()
@@ -420,11 +446,23 @@ pub async fn publish(
     for p in published {
         p?;
     }
+    failpoint("run:after-files");
     ledger.commit(dest, run_id, entries).await?;
-    if !files.is_empty() {
-        dest.delete(&manifest).await?;
-    }
+    failpoint("run:after-ledger");
+    dest.delete(&manifest).await?;
+    let days: BTreeSet<String> = entries.iter().map(|(d, _)| d.clone()).collect();
+    ledger.fold(dest, run_id, shard_tag, &days).await?;
     Ok(())
+}
+
+/// Exit here, as a kill would, when `TRAIL_FAILPOINT` names this point: how
+/// the crash tests stop a process at an exact step. Unset, it costs one
+/// environment lookup per step.
+pub fn failpoint(name: &str) {
+    if std::env::var("TRAIL_FAILPOINT").is_ok_and(|v| v == name) {
+        eprintln!("TRAIL_FAILPOINT: stopping at {name}");
+        std::process::exit(137);
+    }
 }
 
 /// One object's outcome, as the collector keeps it (rows already moved out).
@@ -821,48 +859,82 @@ fn day_string(day: i32) -> String {
         .to_string()
 }
 
-/// Undo what an interrupted run of this shard published without committing.
+/// Finish or undo what an interrupted run of this shard left. First files
+/// a ledger written by an earlier version by day ([`crate::ledger::upgrade`]).
+/// A pending manifest whose ledger files all exist belongs to a run that
+/// committed (killed before it removed the manifest): only the manifest
+/// goes. Otherwise the run's files and the ledger files it wrote are
+/// deleted and its unfinished uploads aborted: its objects are read again.
 pub async fn recover(dest: &Store, shard_tag: &str) -> Result<()> {
+    let upgraded = crate::ledger::upgrade(dest, shard_tag)
+        .await
+        .with_context(|| format!("filing the ledger of {dest} by day"))?;
+    if upgraded.files > 0 {
+        tracing::info!(
+            files = upgraded.files,
+            entries = upgraded.entries,
+            "ledger filed by day"
+        );
+    }
     let pending: Vec<Listed> = dest
         .list_all(RUNS_DIR)
         .await?
         .into_iter()
         .filter(|l| l.key.ends_with(&format!("{shard_tag}.pending.json")))
         .collect();
-    if pending.is_empty() {
-        return Ok(());
-    }
-    let ledger = Ledger::load(dest).await?;
     for manifest in pending {
         let run = manifest
             .key
             .trim_start_matches(RUNS_DIR)
             .trim_end_matches(".pending.json")
             .to_string();
-        if !ledger.has_run(&run) {
-            let body = dest.get(&manifest.key).await?;
-            let doc: serde_json::Value = serde_json::from_slice(&body)
-                .with_context(|| format!("reading {}", manifest.key))?;
-            for file in doc["files"]
+        let body = dest.get(&manifest.key).await?;
+        let doc: serde_json::Value =
+            serde_json::from_slice(&body).with_context(|| format!("reading {}", manifest.key))?;
+        let strings = |field: &str| -> Vec<String> {
+            doc[field]
                 .as_array()
                 .into_iter()
                 .flatten()
-                .filter_map(|f| f.as_str())
-            {
+                .filter_map(|f| f.as_str().map(str::to_string))
+                .collect()
+        };
+        let ledger_files: Vec<String> = strings("ledger")
+            .into_iter()
+            .filter(|f| f.starts_with(crate::ledger::LEDGER_DIR))
+            .collect();
+        let committed = if doc.get("ledger").is_some() {
+            let mut all = !ledger_files.is_empty();
+            for f in &ledger_files {
+                all &= dest.exists(f).await?;
+            }
+            all
+        } else {
+            crate::ledger::legacy_run_committed(dest, &run).await?
+        };
+        if !committed {
+            for file in strings("files") {
                 // Only files inside DEST/<table>/ are ever listed; refuse anything else.
                 if !Table::ALL
                     .iter()
-                    .any(|t| file.starts_with(&format!("{}/", t.name())))
+                    .map(|t| t.name())
+                    .chain([crate::enrich::STATS_TABLE])
+                    .any(|t| file.starts_with(&format!("{t}/")))
                 {
                     continue;
                 }
-                dest.delete(file).await?;
+                dest.delete(&file).await?;
                 tracing::warn!(file, run = %run, "removed a file of an interrupted run");
             }
-            for table in Table::ALL {
-                let n = dest
-                    .abort_uploads(&format!("{}/", table.name()), &run)
-                    .await?;
+            for file in &ledger_files {
+                dest.delete(file).await?;
+            }
+            for table in Table::ALL
+                .iter()
+                .map(|t| t.name())
+                .chain([crate::enrich::STATS_TABLE])
+            {
+                let n = dest.abort_uploads(&format!("{table}/"), &run).await?;
                 if n > 0 {
                     tracing::warn!(uploads = n, run = %run, "aborted unfinished uploads of an interrupted run");
                 }

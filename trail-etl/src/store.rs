@@ -328,6 +328,34 @@ impl Store {
         }
     }
 
+    /// Whether an object exists.
+    pub async fn exists(&self, key: &str) -> Result<bool> {
+        match self {
+            Store::Local { root } => {
+                let path = Store::local_path(root, key)?;
+                match tokio::fs::metadata(&path).await {
+                    Ok(m) => Ok(m.is_file()),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+                    Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+                }
+            }
+            Store::S3 {
+                client,
+                bucket,
+                prefix,
+            } => {
+                let full = Store::full_key(prefix, key);
+                match client.head_object().bucket(bucket).key(&full).send().await {
+                    Ok(_) => Ok(true),
+                    Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(false),
+                    Err(e) => {
+                        Err(sdk_error(e)).with_context(|| format!("checking s3://{bucket}/{full}"))
+                    }
+                }
+            }
+        }
+    }
+
     /// Delete an object; a missing one is not an error.
     pub async fn delete(&self, key: &str) -> Result<()> {
         match self {
