@@ -75,6 +75,56 @@ enum Command {
     ///   trail-etl enrich --dest ./out --accounts 111122223333 --region eu-west-1
     #[command(verbatim_doc_comment)]
     Enrich(Box<EnrichCli>),
+    /// Rewrite each (table, event_date) partition under DEST as the fewest files of at
+    /// most 512 MB, rows sorted by event_time, duplicate deliveries kept once.
+    ///
+    /// Hourly runs add a file to every partition they touch; Athena is slower and
+    /// costlier on many small files. Files of runs still publishing are left alone, and
+    /// only the files merged are deleted, so a run may write meanwhile. A compacted
+    /// partition is left as it is. Run one compaction at a time per DEST. No range:
+    /// every partition.
+    ///
+    /// Examples:
+    ///   trail-etl compact --dest s3://lake/cloudtrail --lookback 2
+    ///   trail-etl compact --dest ./out --start 2024-05-01 --end 2024-05-31 --json
+    ///   trail-etl run --source s3://org-trail/logs --dest s3://lake/cloudtrail --lookback 2 --compact
+    ///
+    /// Exit codes: 0 all good, 1 failed (each partition keeps either its old files or its new ones).
+    #[command(verbatim_doc_comment)]
+    Compact(Box<CompactCli>),
+}
+
+#[derive(Debug, Args)]
+struct CompactCli {
+    /// Where the tables are: a local folder or s3://bucket/prefix (as given to `run --dest`).
+    #[arg(long, env = "TRAIL_DEST")]
+    dest: String,
+    /// First partition day (event_date) to compact, YYYY-MM-DD.
+    #[arg(long, env = "TRAIL_START", value_parser = parse_date)]
+    start: Option<NaiveDate>,
+    /// Last partition day to compact, inclusive.
+    #[arg(long, env = "TRAIL_END", value_parser = parse_date)]
+    end: Option<NaiveDate>,
+    /// When --start is not given, only the last D days of partitions (today included).
+    #[arg(long, env = "TRAIL_LOOKBACK", value_name = "DAYS")]
+    lookback: Option<u32>,
+    #[command(flatten)]
+    aws: AwsCli,
+    /// Print one JSON summary object on stdout.
+    #[arg(long, env = "TRAIL_JSON")]
+    json: bool,
+    /// zstd level (1-22), as `run --zstd-level`.
+    #[arg(long, env = "TRAIL_ZSTD_LEVEL", default_value_t = 1)]
+    zstd_level: i32,
+    /// Write Parquet that every reader handles, as `run --parquet-compat`.
+    #[arg(long, env = "TRAIL_PARQUET_COMPAT")]
+    parquet_compat: bool,
+    /// More logging (-v, -vv); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Less logging: errors only.
+    #[arg(short, long)]
+    quiet: bool,
 }
 
 #[derive(Debug, Args)]
@@ -210,6 +260,10 @@ struct RunCli {
     /// in the JSON columns; by default records are kept as CloudTrail wrote them.
     #[arg(long, env = "TRAIL_REDACT")]
     redact: bool,
+    /// After the run, compact the partitions it wrote (as `trail-etl compact`). Not with
+    /// --shard/--shards: run `compact` once after the shards instead.
+    #[arg(long, env = "TRAIL_COMPACT")]
+    compact: bool,
     /// After the run, fetch Athena's statistics for the new queries (as `trail-etl enrich`).
     #[arg(long, env = "TRAIL_ENRICH")]
     enrich: bool,
@@ -284,6 +338,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Run(args) => run_command(*args),
         Command::Enrich(args) => enrich_command(*args),
+        Command::Compact(args) => compact_command(*args),
         Command::Ddl(args) => {
             if !args.dest.starts_with("s3://") {
                 return usage(
@@ -337,6 +392,9 @@ fn run_command(args: RunCli) -> ExitCode {
         }
         (None, None) => None,
     };
+    if args.compact && shard.is_some_and(|(_, n)| n > 1) {
+        return usage("--compact cannot be used with --shard/--shards: one process must compact a partition; run `trail-etl compact` after the shards");
+    }
     let today = chrono::Utc::now().date_naive();
     let start = args.start.or_else(|| {
         args.lookback
@@ -378,6 +436,7 @@ fn run_command(args: RunCli) -> ExitCode {
         work_dir: args.aws.work_dir.clone(),
         today: None,
         redact: args.redact,
+        compact: args.compact && !args.dry_run,
     };
     let started = std::time::Instant::now();
     let mut summary = match run(&run_args) {
@@ -428,6 +487,9 @@ fn run_command(args: RunCli) -> ExitCode {
     }
     if !args.quiet || summary.exit_code != 0 {
         eprint!("{}", summary.human());
+        if let Some(c) = &summary.compact {
+            eprint!("{}", c.human());
+        }
     }
     ExitCode::from(summary.exit_code as u8)
 }
@@ -491,6 +553,60 @@ fn enrich_command(args: EnrichCli) -> ExitCode {
         eprint!("{}", enrich_human(&summary));
         if let Some(e) = &summary.error {
             eprintln!("trail: enrich failed: {e}");
+        }
+    }
+    ExitCode::from(summary.exit_code as u8)
+}
+
+fn compact_command(args: CompactCli) -> ExitCode {
+    init_logging(args.verbose, args.quiet);
+    let dest = match Location::parse(&args.dest) {
+        Ok(l) => l,
+        Err(e) => return usage(&format!("--dest {e}")),
+    };
+    if let (Some(s), Some(e)) = (args.start, args.end) {
+        if s > e {
+            return usage("--start is after --end");
+        }
+    }
+    let today = chrono::Utc::now().date_naive();
+    let start = args.start.or_else(|| {
+        args.lookback
+            .map(|d| today - chrono::Days::new(d.saturating_sub(1) as u64))
+    });
+    let opts = crate::compact::CompactArgs {
+        dest: Some(dest),
+        start,
+        end: args.end,
+        write: WriteOptions {
+            zstd_level: args.zstd_level,
+            compat: args.parquet_compat,
+            ..WriteOptions::default()
+        },
+        s3: args.aws.s3(),
+        work_dir: args.aws.work_dir.clone(),
+    };
+    let started = std::time::Instant::now();
+    let summary = match crate::compact::compact(&opts) {
+        Ok(s) => s,
+        Err(e) => crate::compact::CompactSummary {
+            dest: args.dest.clone(),
+            error: Some(format!("{e:#}")),
+            exit_code: 1,
+            duration_ms: started.elapsed().as_millis() as u64,
+            ..Default::default()
+        },
+    };
+    if args.json {
+        match serde_json::to_string(&summary) {
+            Ok(text) => println!("{text}"),
+            Err(e) => eprintln!("trail-etl: cannot print the summary: {e}"),
+        }
+    }
+    if !args.quiet || summary.exit_code != 0 {
+        eprint!("{}", summary.human());
+        if let Some(e) = &summary.error {
+            eprintln!("trail: compact failed: {e}");
         }
     }
     ExitCode::from(summary.exit_code as u8)

@@ -10,6 +10,7 @@
 #[cfg(feature = "tcmalloc")]
 pub mod alloc;
 pub mod cli;
+pub mod compact;
 pub mod ddl;
 pub mod enrich;
 pub mod hash;

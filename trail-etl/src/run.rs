@@ -113,6 +113,8 @@ pub struct RunArgs {
     pub today: Option<NaiveDate>,
     /// Blank secret-looking values in the JSON columns (`--redact`).
     pub redact: bool,
+    /// Compact the partitions written, after publishing (`--compact`).
+    pub compact: bool,
 }
 
 /// The outcome of decoding one object.
@@ -406,6 +408,23 @@ async fn run_async(args: &RunArgs) -> Result<Summary> {
         summary.files.push(w);
     }
     summary.files.sort_by(|a, b| a.path.cmp(&b.path));
+    if args.compact {
+        let partitions = summary
+            .files
+            .iter()
+            .map(|f| (f.table.to_string(), f.partition.clone()))
+            .collect();
+        summary.compact = Some(
+            crate::compact::compact_store(
+                &dest,
+                &crate::compact::Selection::Partitions(partitions),
+                &args.write,
+                args.work_dir.as_deref(),
+            )
+            .await
+            .context("compacting the partitions written")?,
+        );
+    }
     summary.duration_ms = started.elapsed().as_millis() as u64;
     Ok(summary)
 }

@@ -328,6 +328,43 @@ impl Store {
         }
     }
 
+    /// Copy an object to a local file (streamed, never whole in memory).
+    pub async fn download(&self, key: &str, to: &Path) -> Result<()> {
+        use tokio::io::AsyncWriteExt;
+        match self {
+            Store::Local { root } => {
+                let path = Store::local_path(root, key)?;
+                tokio::fs::copy(&path, to)
+                    .await
+                    .with_context(|| format!("copying {} to {}", path.display(), to.display()))?;
+                Ok(())
+            }
+            Store::S3 {
+                client,
+                bucket,
+                prefix,
+            } => {
+                let full = Store::full_key(prefix, key);
+                let what = || format!("downloading s3://{bucket}/{full} to {}", to.display());
+                let out = client
+                    .get_object()
+                    .bucket(bucket)
+                    .key(&full)
+                    .send()
+                    .await
+                    .map_err(sdk_error)
+                    .with_context(what)?;
+                let mut body = out.body;
+                let mut file = tokio::fs::File::create(to).await.with_context(what)?;
+                while let Some(chunk) = body.try_next().await.with_context(what)? {
+                    file.write_all(&chunk).await.with_context(what)?;
+                }
+                file.flush().await.with_context(what)?;
+                Ok(())
+            }
+        }
+    }
+
     /// Whether an object exists.
     pub async fn exists(&self, key: &str) -> Result<bool> {
         match self {

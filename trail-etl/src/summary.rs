@@ -83,6 +83,9 @@ pub struct Summary {
     pub duration_ms: u64,
     /// The process exit code this summary leads to.
     pub exit_code: i32,
+    /// With `--compact`: what compacting the partitions written did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compact: Option<crate::compact::CompactSummary>,
     /// With `--enrich`: what the enrich step did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub enrich: Option<serde_json::Value>,
