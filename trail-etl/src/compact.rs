@@ -441,10 +441,7 @@ async fn compact_partition(
         .await??
     };
 
-    let out_keys: Vec<String> = outputs
-        .iter()
-        .map(|o| format!("{dir}{}", o.name))
-        .collect();
+    let out_keys: Vec<String> = outputs.iter().map(|o| format!("{dir}{}", o.name)).collect();
     let manifest = format!("{COMPACT_DIR}{id}.pending.json");
     let doc = serde_json::json!({
         "table": table,
@@ -490,7 +487,10 @@ async fn compact_partition(
 pub async fn recover_compactions(dest: &Store) -> Result<usize> {
     let manifests = dest.list_all(COMPACT_DIR).await?;
     let mut n = 0;
-    for m in manifests.iter().filter(|m| m.key.ends_with(".pending.json")) {
+    for m in manifests
+        .iter()
+        .filter(|m| m.key.ends_with(".pending.json"))
+    {
         let body = dest.get(&m.key).await?;
         let doc: serde_json::Value =
             serde_json::from_slice(&body).with_context(|| format!("reading {}", m.key))?;
@@ -758,7 +758,12 @@ impl Dedup {
     }
 
     /// Move the rows of `group` to keep into `out`, in group order.
-    fn keep(&self, pool: &[RecordBatch], group: &mut Vec<(usize, usize)>, out: &mut Vec<(usize, usize)>) {
+    fn keep(
+        &self,
+        pool: &[RecordBatch],
+        group: &mut Vec<(usize, usize)>,
+        out: &mut Vec<(usize, usize)>,
+    ) {
         if group.len() <= 1 {
             out.append(group);
             return;
@@ -770,7 +775,9 @@ impl Dedup {
         match self.kind {
             Kind::Stats => {
                 let fetched = |&(s, r): &(usize, usize)| -> Option<i64> {
-                    let c = pool[s].column(self.by).as_primitive::<TimestampMillisecondType>();
+                    let c = pool[s]
+                        .column(self.by)
+                        .as_primitive::<TimestampMillisecondType>();
                     c.is_valid(r).then(|| c.value(r))
                 };
                 // The latest fetched row per id (the first of equals).
@@ -836,12 +843,23 @@ struct OutputWriter {
     schema: Arc<Schema>,
     props: WriterProperties,
     file_bytes: u64,
-    current: Option<(ArrowWriter<std::io::BufWriter<std::fs::File>>, String, PathBuf, u64)>,
+    current: Option<(
+        ArrowWriter<std::io::BufWriter<std::fs::File>>,
+        String,
+        PathBuf,
+        u64,
+    )>,
     done: Vec<Output>,
 }
 
 impl OutputWriter {
-    fn new(tmp: &Path, base: &str, schema: Arc<Schema>, props: &WriterProperties, file_bytes: u64) -> Self {
+    fn new(
+        tmp: &Path,
+        base: &str,
+        schema: Arc<Schema>,
+        props: &WriterProperties,
+        file_bytes: u64,
+    ) -> Self {
         OutputWriter {
             tmp: tmp.to_path_buf(),
             base: base.to_string(),

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod compact;
 mod enrich;
 mod hostile;
 mod local;
