@@ -603,9 +603,9 @@ fn merge(
     let mut rows_read = 0u64;
     // Load each input's first batch.
     let mut heap: BinaryHeap<Reverse<(i64, usize)>> = BinaryHeap::new();
-    for i in 0..inputs.len() {
-        if advance_batch(&mut inputs[i], &mut pool, &schema, time_idx, &mut rows_read)? {
-            heap.push(Reverse((inputs[i].time(), i)));
+    for (i, input) in inputs.iter_mut().enumerate() {
+        if advance_batch(input, &mut pool, &schema, time_idx, &mut rows_read)? {
+            heap.push(Reverse((input.time(), i)));
         }
     }
     let mut writer = OutputWriter::new(tmp, base, Arc::clone(&schema), props, file_bytes);

@@ -370,3 +370,47 @@ fn odd_keys_round_trip_through_s3() {
         0
     );
 }
+
+#[test]
+fn compaction_over_s3_gives_what_it_gives_locally() {
+    let server = S3Server::start(&["trail"]);
+    let dir = server.bucket_dir("trail");
+    server.seed("trail", "", &bucket());
+    let local = tempfile::tempdir().unwrap();
+    for end in ["2026-03-02", "2026-03-03"] {
+        let out = run_s3(&server, "s3://trail", "s3://trail/tables", &["--end", end]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!(run(&bucket(), local.path(), &["--end", end]).code, 0);
+    }
+    let compact = |dest: &str, extra: &[String]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_trail-etl"));
+        cmd.args(["compact", "--dest", dest, "--json"]).args(extra);
+        for (k, v) in env() {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let remote = compact("s3://trail/tables", &server.args());
+    compact(&local.path().to_string_lossy(), &[]);
+    assert!(remote["files_before"].as_u64().unwrap() > remote["files_after"].as_u64().unwrap());
+    let tables = dir.join("tables");
+    for table in ["events", "table_access", "athena_queries"] {
+        assert_eq!(
+            canonical(&tables, table),
+            canonical(local.path(), table),
+            "{table}"
+        );
+        assert!(files(&tables.join(table))
+            .iter()
+            .all(|f| f.contains("/compact-")));
+    }
+    let again = compact("s3://trail/tables", &server.args());
+    assert_eq!(again["partitions_compacted"], 0, "{again}");
+}
