@@ -946,3 +946,100 @@ mod tests {
         assert_eq!(a.len(), 16);
     }
 }
+
+#[cfg(test)]
+mod merge_tests {
+    use super::*;
+    use arrow_array::{StringArray, TimestampMillisecondArray};
+
+    /// A stats file of `(query id, submitted_at, fetched_at)` rows.
+    fn stats_file(dir: &Path, name: &str, rows: &[(&str, i64, i64)]) -> PathBuf {
+        let schema = stats_schema();
+        let n = rows.len();
+        let columns: Vec<ArrayRef> = schema
+            .fields()
+            .iter()
+            .map(|f| -> ArrayRef {
+                let ts = |v: Vec<i64>| -> ArrayRef {
+                    Arc::new(TimestampMillisecondArray::from(v).with_timezone("UTC"))
+                };
+                match f.name().as_str() {
+                    "query_execution_id" => Arc::new(StringArray::from(
+                        rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+                    )),
+                    "submitted_at" => ts(rows.iter().map(|r| r.1).collect()),
+                    "fetched_at" => ts(rows.iter().map(|r| r.2).collect()),
+                    _ => new_null_array(f.data_type(), n),
+                }
+            })
+            .collect();
+        let batch = RecordBatch::try_new(Arc::clone(&schema), columns).unwrap();
+        let path = dir.join(name);
+        let mut w =
+            ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), schema, None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        path
+    }
+
+    #[test]
+    fn stats_keep_the_latest_fetch_of_each_query_in_time_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = stats_file(dir.path(), "a.parquet", &[("q1", 10, 100), ("q2", 20, 100)]);
+        let b = stats_file(dir.path(), "b.parquet", &[("q0", 5, 1), ("q1", 10, 200)]);
+        let props =
+            properties_for(&stats_schema(), "submitted_at", &WriteOptions::default()).unwrap();
+        let out = dir.path().join("out");
+        std::fs::create_dir_all(&out).unwrap();
+        let (files, read) = merge(
+            Kind::Stats,
+            &["a".into(), "b".into()],
+            &[a, b],
+            &out,
+            "compact-x",
+            &props,
+            512 << 20,
+        )
+        .unwrap();
+        assert_eq!((files.len(), read, files[0].rows), (1, 4, 3));
+        let reader =
+            ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&files[0].path).unwrap())
+                .unwrap()
+                .build()
+                .unwrap();
+        let batch = reader.map(|b| b.unwrap()).next().unwrap();
+        let ids = batch.column(0).as_string::<i32>();
+        let fetched = batch
+            .column_by_name("fetched_at")
+            .unwrap()
+            .as_primitive::<TimestampMillisecondType>();
+        let rows: Vec<(&str, i64)> = (0..batch.num_rows())
+            .map(|i| (ids.value(i), fetched.value(i)))
+            .collect();
+        assert_eq!(rows, vec![("q0", 1), ("q1", 200), ("q2", 100)]);
+    }
+
+    #[test]
+    fn a_file_out_of_order_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = stats_file(dir.path(), "a.parquet", &[("q1", 10, 1), ("q2", 5, 1)]);
+        let props =
+            properties_for(&stats_schema(), "submitted_at", &WriteOptions::default()).unwrap();
+        let err = merge(
+            Kind::Stats,
+            &["athena_query_stats/event_date=2024-01-01/a.parquet".into()],
+            &[a],
+            dir.path(),
+            "compact-x",
+            &props,
+            512 << 20,
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(
+            err.contains("event_date=2024-01-01/a.parquet is not sorted by submitted_at"),
+            "{err}"
+        );
+    }
+}
