@@ -60,6 +60,8 @@ pub const COMPACT_DIR: &str = "_trail/compact/";
 const RUNS_DIR: &str = "_trail/runs/";
 /// Rows read from a file at a time, and written at a time.
 const BATCH_ROWS: usize = 8_192;
+/// Rows read from each file at a time.
+const READ_ROWS: usize = 1_024;
 
 /// The tables compaction knows, with their time column and duplicate rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -222,8 +224,8 @@ pub enum Selection {
 /// Compact on a runtime of its own.
 pub fn compact(args: &CompactArgs) -> Result<CompactSummary> {
     let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .max_blocking_threads(2)
+        .worker_threads(1)
+        .max_blocking_threads(1)
         .enable_all()
         .build()
         .context("starting the I/O runtime")?;
@@ -435,10 +437,13 @@ async fn compact_partition(
         let names: Vec<String> = inputs.iter().map(|(k, _)| k.clone()).collect();
         let base = base.clone();
         let file_bytes = write.file_bytes;
-        tokio::task::spawn_blocking(move || {
+        // On this thread: every thread that allocates gets a malloc arena
+        // of its own, and a merge's batches spread over several cost peak
+        // memory (the 2 GiB bench backfill: 1.0 GB peak with the merge on
+        // the blocking pool, see benches/RESULTS.md).
+        tokio::task::block_in_place(|| {
             merge(kind, &names, &paths, &part_tmp, &base, &props, file_bytes)
-        })
-        .await??
+        })?
     };
 
     let out_keys: Vec<String> = outputs.iter().map(|o| format!("{dir}{}", o.name)).collect();
@@ -588,7 +593,7 @@ fn merge(
             std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
         let reader = ParquetRecordBatchReaderBuilder::try_new(file)
             .with_context(|| format!("reading {name}"))?
-            .with_batch_size(BATCH_ROWS)
+            .with_batch_size(READ_ROWS)
             .build()
             .with_context(|| format!("reading {name}"))?;
         inputs.push(Input {

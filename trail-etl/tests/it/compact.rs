@@ -371,3 +371,55 @@ fn a_destination_of_an_earlier_version_is_upgraded_without_reading_again() {
     let new = run(src.path(), dest.path(), &[]);
     assert_eq!(new.summary["objects_read"], 1, "{}", new.stderr);
 }
+
+#[test]
+fn run_compact_compacts_the_partitions_it_wrote() {
+    let src = tempfile::tempdir().unwrap();
+    bucket_with_duplicates(src.path());
+    let dest = tempfile::tempdir().unwrap();
+    assert_eq!(
+        run(src.path(), dest.path(), &["--end", "2026-03-02"]).code,
+        0
+    );
+    let out = run(src.path(), dest.path(), &["--compact"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let c = &out.summary["compact"];
+    assert!(c["partitions_compacted"].as_u64().unwrap() > 0, "{c}");
+    assert!(c["duplicate_rows_removed"].as_u64().unwrap() > 0, "{c}");
+    // Only the partitions this run wrote: older ones keep the first run's files.
+    let written: std::collections::BTreeSet<String> = out.summary["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            format!(
+                "{}/{}",
+                f["table"].as_str().unwrap(),
+                f["partition"].as_str().unwrap()
+            )
+        })
+        .collect();
+    for t in TABLES {
+        for f in files(&dest.path().join(t)) {
+            let partition = format!("{t}/{}", f.split('/').next().unwrap());
+            assert_eq!(
+                f.contains("/compact-"),
+                written.contains(&partition),
+                "{partition}: {f}"
+            );
+        }
+    }
+    let sharded = crate::util::command(
+        &src.path().to_string_lossy(),
+        &dest.path().to_string_lossy(),
+        &["--compact".into(), "--shard".into(), "0/2".into()],
+        &[],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(
+        sharded.status.code(),
+        Some(2),
+        "--compact with shards is a usage error"
+    );
+}
