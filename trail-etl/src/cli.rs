@@ -135,6 +135,16 @@ struct EnrichCli {
     /// Only queries of these 12-digit account ids (comma-separated).
     #[arg(long, env = "TRAIL_ACCOUNTS", value_delimiter = ',')]
     accounts: Vec<String>,
+    /// Only the athena_queries partitions (event_date) from this day on, YYYY-MM-DD.
+    #[arg(long, env = "TRAIL_START", value_parser = parse_date)]
+    start: Option<NaiveDate>,
+    /// Only the partitions up to this day, inclusive.
+    #[arg(long, env = "TRAIL_END", value_parser = parse_date)]
+    end: Option<NaiveDate>,
+    /// When --start is not given, only the last D days of partitions (today included):
+    /// for scheduled runs, so an enrich reads the recent days rather than the whole history.
+    #[arg(long, env = "TRAIL_LOOKBACK", value_name = "DAYS")]
+    lookback: Option<u32>,
     #[command(flatten)]
     aws: AwsCli,
     /// Print one JSON summary object on stdout.
@@ -467,6 +477,12 @@ fn run_command(args: RunCli) -> ExitCode {
             &args.aws,
             Vec::new(),
             run_args.write.clone(),
+            // The partitions of the days the run read (events arrive up to
+            // a day before their delivery folder).
+            (
+                run_args.filter.start.map(|s| s - chrono::Days::new(1)),
+                None,
+            ),
         ));
         match e {
             Ok(e) => {
@@ -499,6 +515,7 @@ fn enrich_args(
     aws: &AwsCli,
     accounts: Vec<String>,
     write: WriteOptions,
+    (start, end): (Option<NaiveDate>, Option<NaiveDate>),
 ) -> crate::enrich::EnrichArgs {
     crate::enrich::EnrichArgs {
         dest: dest.clone(),
@@ -507,6 +524,8 @@ fn enrich_args(
         accounts,
         write,
         work_dir: aws.work_dir.clone(),
+        start,
+        end,
     }
 }
 
@@ -532,6 +551,14 @@ fn enrich_command(args: EnrichCli) -> ExitCode {
             compat: args.parquet_compat,
             ..WriteOptions::default()
         },
+        (
+            args.start.or_else(|| {
+                args.lookback.map(|d| {
+                    chrono::Utc::now().date_naive() - chrono::Days::new(d.saturating_sub(1) as u64)
+                })
+            }),
+            args.end,
+        ),
     );
     let summary = match crate::enrich::enrich(&opts) {
         Ok(s) => s,

@@ -96,6 +96,11 @@ pub struct EnrichArgs {
     pub write: WriteOptions,
     /// Local folder for files on their way to an S3 destination.
     pub work_dir: Option<PathBuf>,
+    /// Only the `athena_queries` partitions from this day on (`--start`,
+    /// `--lookback`): a scheduled enrich reads the recent days, not the history.
+    pub start: Option<chrono::NaiveDate>,
+    /// Only the partitions up to this day.
+    pub end: Option<chrono::NaiveDate>,
 }
 
 /// What an enrich run did.
@@ -168,7 +173,22 @@ async fn enrich_async(args: &EnrichArgs) -> Result<EnrichSummary> {
 
     // The query ids, with the region, account and partition of their event.
     let mut wanted: BTreeMap<String, Wanted> = BTreeMap::new();
-    for obj in dest.list_all("athena_queries/").await? {
+    let mut listed = Vec::new();
+    let (partitions, _) = dest.list_dir("athena_queries/").await?;
+    for p in partitions {
+        let day = p
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .and_then(|d| d.strip_prefix("event_date="))
+            .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+        let in_range = day
+            .is_none_or(|d| args.start.is_none_or(|s| d >= s) && args.end.is_none_or(|e| d <= e));
+        if in_range {
+            listed.extend(dest.list_all(&p).await?);
+        }
+    }
+    for obj in listed {
         if !obj.key.ends_with(".parquet") {
             continue;
         }

@@ -66,9 +66,14 @@ impl FakeAthena {
     }
 
     fn enrich(&self, dest: &Path) -> serde_json::Value {
+        self.enrich_with(dest, &[])
+    }
+
+    fn enrich_with(&self, dest: &Path, extra: &[&str]) -> serde_json::Value {
         let out = Command::new(env!("CARGO_BIN_EXE_trail-etl"))
             .args(["enrich", "--json", "--dest"])
             .arg(dest)
+            .args(extra)
             .args([
                 "--athena-endpoint-url",
                 &format!("http://127.0.0.1:{}", self.port),
@@ -220,4 +225,38 @@ fn run_with_enrich_does_both() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.summary["enrich"]["found"], 6);
     assert_eq!(files(&dest.path().join("athena_query_stats")).len(), 2);
+}
+
+#[test]
+fn enrich_reads_only_the_partitions_in_range_and_its_table_compacts() {
+    let dest = tempfile::tempdir().unwrap();
+    assert_eq!(run(&bucket(), dest.path(), &[]).code, 0);
+    let athena = FakeAthena::start(&[]);
+    let s = athena.enrich_with(dest.path(), &["--start", "2026-01-01"]);
+    assert_eq!(s["exit_code"], 0, "{s}");
+    assert_eq!(s["queries_seen"], 6, "the 2017 partition is not read");
+    assert_eq!(s["found"], 6);
+    // The rest later: only the 2017 query is new.
+    let s = athena.enrich(dest.path());
+    assert_eq!(
+        (s["already_done"].as_u64(), s["requested"].as_u64()),
+        (Some(6), Some(1))
+    );
+    let before = table_rows(dest.path(), "athena_query_stats")
+        .iter()
+        .map(|b| b.num_rows())
+        .sum::<usize>();
+    let out = Command::new(env!("CARGO_BIN_EXE_trail-etl"))
+        .args(["compact", "--json", "--dest"])
+        .arg(dest.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stats = crate::util::files(&dest.path().join("athena_query_stats"));
+    assert!(stats.iter().all(|f| f.contains("/compact-")), "{stats:?}");
+    let after = table_rows(dest.path(), "athena_query_stats")
+        .iter()
+        .map(|b| b.num_rows())
+        .sum::<usize>();
+    assert_eq!(before, after);
 }
