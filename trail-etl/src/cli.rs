@@ -368,6 +368,23 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// `--start`, else the first of the last `--lookback` days (today included).
+fn lookback_start(start: Option<NaiveDate>, lookback: Option<u32>) -> Option<NaiveDate> {
+    start.or_else(|| {
+        lookback.map(|d| {
+            chrono::Utc::now().date_naive() - chrono::Days::new(d.saturating_sub(1) as u64)
+        })
+    })
+}
+
+/// The `--json` summary: one object on stdout.
+fn print_json(summary: &impl serde::Serialize) {
+    match serde_json::to_string(summary) {
+        Ok(text) => println!("{text}"),
+        Err(e) => eprintln!("trail-etl: cannot print the summary: {e}"),
+    }
+}
+
 fn usage(msg: &str) -> ExitCode {
     eprintln!("trail-etl: {msg}");
     ExitCode::from(2)
@@ -405,11 +422,7 @@ fn run_command(args: RunCli) -> ExitCode {
     if args.compact && shard.is_some_and(|(_, n)| n > 1) {
         return usage("--compact cannot be used with --shard/--shards: one process must compact a partition; run `trail-etl compact` after the shards");
     }
-    let today = chrono::Utc::now().date_naive();
-    let start = args.start.or_else(|| {
-        args.lookback
-            .map(|d| today - chrono::Days::new(d.saturating_sub(1) as u64))
-    });
+    let start = lookback_start(args.start, args.lookback);
     let memory = (args.memory_mb as usize) << 20;
     let mut limits = Limits {
         fetch_bytes: memory / 8,
@@ -496,10 +509,7 @@ fn run_command(args: RunCli) -> ExitCode {
         }
     }
     if args.json {
-        match serde_json::to_string(&summary) {
-            Ok(text) => println!("{text}"),
-            Err(e) => eprintln!("trail-etl: cannot print the summary: {e}"),
-        }
+        print_json(&summary);
     }
     if !args.quiet || summary.exit_code != 0 {
         eprint!("{}", summary.human());
@@ -551,14 +561,7 @@ fn enrich_command(args: EnrichCli) -> ExitCode {
             compat: args.parquet_compat,
             ..WriteOptions::default()
         },
-        (
-            args.start.or_else(|| {
-                args.lookback.map(|d| {
-                    chrono::Utc::now().date_naive() - chrono::Days::new(d.saturating_sub(1) as u64)
-                })
-            }),
-            args.end,
-        ),
+        (lookback_start(args.start, args.lookback), args.end),
     );
     let summary = match crate::enrich::enrich(&opts) {
         Ok(s) => s,
@@ -571,10 +574,7 @@ fn enrich_command(args: EnrichCli) -> ExitCode {
         },
     };
     if args.json {
-        match serde_json::to_string(&summary) {
-            Ok(text) => println!("{text}"),
-            Err(e) => eprintln!("trail-etl: cannot print the summary: {e}"),
-        }
+        print_json(&summary);
     }
     if !args.quiet || summary.exit_code != 0 {
         eprint!("{}", enrich_human(&summary));
@@ -596,14 +596,9 @@ fn compact_command(args: CompactCli) -> ExitCode {
             return usage("--start is after --end");
         }
     }
-    let today = chrono::Utc::now().date_naive();
-    let start = args.start.or_else(|| {
-        args.lookback
-            .map(|d| today - chrono::Days::new(d.saturating_sub(1) as u64))
-    });
     let opts = crate::compact::CompactArgs {
         dest: Some(dest),
-        start,
+        start: lookback_start(args.start, args.lookback),
         end: args.end,
         write: WriteOptions {
             zstd_level: args.zstd_level,
@@ -625,10 +620,7 @@ fn compact_command(args: CompactCli) -> ExitCode {
         },
     };
     if args.json {
-        match serde_json::to_string(&summary) {
-            Ok(text) => println!("{text}"),
-            Err(e) => eprintln!("trail-etl: cannot print the summary: {e}"),
-        }
+        print_json(&summary);
     }
     if !args.quiet || summary.exit_code != 0 {
         eprint!("{}", summary.human());

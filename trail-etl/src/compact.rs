@@ -50,8 +50,9 @@ use trail_parse::Table;
 
 use crate::enrich::{stats_schema, STATS_TABLE};
 use crate::hash::Fnv;
+use crate::listing::folder_name;
 use crate::location::Location;
-use crate::run::failpoint;
+use crate::run::{failpoint, is_table_file, manifest_list};
 use crate::store::{s3_client, S3Options, Store};
 use crate::writer::{file_schema, properties_for, WriteOptions};
 
@@ -173,7 +174,7 @@ pub struct CompactSummary {
     pub bytes_before: u64,
     /// Bytes written.
     pub bytes_after: u64,
-    /// Interrupted compactions finished (f) or rolled back (r) first.
+    /// Interrupted compactions finished or rolled back first.
     pub recovered: u64,
     /// Each partition rewritten.
     pub partitions: Vec<PartitionCompaction>,
@@ -182,7 +183,7 @@ pub struct CompactSummary {
     /// Why it failed, if it did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// 0 or 1.
+    /// 0 all good, 1 failed.
     pub exit_code: i32,
 }
 
@@ -310,12 +311,7 @@ async fn select(dest: &Store, selection: &Selection) -> Result<Vec<(Kind, String
             for kind in Kind::all() {
                 let (dirs, _) = dest.list_dir(&format!("{}/", kind.name())).await?;
                 for d in dirs {
-                    let partition = d
-                        .trim_end_matches('/')
-                        .rsplit('/')
-                        .next()
-                        .unwrap_or_default()
-                        .to_string();
+                    let partition = folder_name(&d).to_string();
                     let Some(day) = partition
                         .strip_prefix("event_date=")
                         .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
@@ -346,11 +342,7 @@ async fn uncommitted_files(dest: &Store) -> Result<BTreeSet<String>> {
         };
         let doc: serde_json::Value =
             serde_json::from_slice(&body).with_context(|| format!("reading {}", m.key))?;
-        for f in doc["files"].as_array().into_iter().flatten() {
-            if let Some(f) = f.as_str() {
-                out.insert(f.to_string());
-            }
-        }
+        out.extend(manifest_list(&doc, "files"));
     }
     Ok(out)
 }
@@ -499,19 +491,11 @@ pub async fn recover_compactions(dest: &Store) -> Result<usize> {
         let body = dest.get(&m.key).await?;
         let doc: serde_json::Value =
             serde_json::from_slice(&body).with_context(|| format!("reading {}", m.key))?;
+        // Only Parquet files inside a table's folders; refuse anything else.
         let list = |field: &str| -> Vec<String> {
-            doc[field]
-                .as_array()
+            manifest_list(&doc, field)
                 .into_iter()
-                .flatten()
-                .filter_map(|f| f.as_str().map(str::to_string))
-                // Only files inside a table's folders; refuse anything else.
-                .filter(|f| {
-                    Kind::all()
-                        .iter()
-                        .any(|k| f.starts_with(&format!("{}/", k.name())))
-                        && f.ends_with(".parquet")
-                })
+                .filter(|f| is_table_file(f) && f.ends_with(".parquet"))
                 .collect()
         };
         let (merged, written) = (list("merged"), list("written"));

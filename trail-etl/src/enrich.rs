@@ -176,11 +176,8 @@ async fn enrich_async(args: &EnrichArgs) -> Result<EnrichSummary> {
     let mut listed = Vec::new();
     let (partitions, _) = dest.list_dir("athena_queries/").await?;
     for p in partitions {
-        let day = p
-            .trim_end_matches('/')
-            .rsplit('/')
-            .next()
-            .and_then(|d| d.strip_prefix("event_date="))
+        let day = crate::listing::folder_name(&p)
+            .strip_prefix("event_date=")
             .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
         let in_range = day
             .is_none_or(|d| args.start.is_none_or(|s| d >= s) && args.end.is_none_or(|e| d <= e));

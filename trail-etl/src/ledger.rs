@@ -85,12 +85,18 @@ impl Kind {
     }
 }
 
-/// The day folder (`YYYY-MM-DD`, or [`NO_DAY`]) an object key is filed under.
+/// The day folder (`YYYY-MM-DD`, or [`NO_DAY`]) of a delivery date.
+pub fn day_name(delivery_date: Option<NaiveDate>) -> String {
+    delivery_date.map_or_else(|| NO_DAY.to_string(), |d| d.to_string())
+}
+
+/// The day folder an object key is filed under (its delivery date's).
 pub fn day_of_key(key: &str) -> String {
-    trail_parse::ObjectKey::parse(key)
-        .ok()
-        .and_then(|k| k.delivery_date)
-        .map_or_else(|| NO_DAY.to_string(), |d| d.to_string())
+    day_name(
+        trail_parse::ObjectKey::parse(key)
+            .ok()
+            .and_then(|k| k.delivery_date),
+    )
 }
 
 /// The entries of some days of one ledger.
@@ -241,19 +247,21 @@ impl Ledger {
             by_day.entry(day).or_default().push(e);
         }
         let dir = self.kind.dir();
-        let writes: Vec<Result<String>> =
+        // Written concurrently: each write names its day, since they finish
+        // in any order.
+        let writes: Vec<Result<(&str, String)>> =
             stream::iter(by_day.iter().map(|(day, entries)| async move {
                 let key = format!("{dir}{day}/{run}.jsonl");
                 dest.put(&key, Bytes::from(lines(entries.iter().copied())?))
                     .await
                     .with_context(|| format!("committing the ledger file {key}"))?;
-                Ok(key)
+                Ok((*day, key))
             }))
             .buffer_unordered(READ_CONCURRENCY)
             .collect()
             .await;
-        for (w, day) in writes.into_iter().zip(by_day.keys()) {
-            let key = w?;
+        for w in writes {
+            let (day, key) = w?;
             self.files.entry(day.to_string()).or_default().push(key);
         }
         for (_, e) in entries {
@@ -536,6 +544,41 @@ mod tests {
         let mut all = Ledger::new(Kind::Objects);
         all.load_days(&store, [day], None).await.unwrap();
         assert_eq!(all.len(), 2 * (FOLD_AFTER + 1));
+    }
+
+    #[tokio::test]
+    async fn runs_over_several_days_fold_each_day_into_its_own_folder() {
+        let (dir, store) = store();
+        let days: BTreeSet<String> = (1..=6).map(|d| format!("2024-03-{d:02}")).collect();
+        for i in 0..=FOLD_AFTER {
+            let run = format!("run-{i}-s0of1");
+            let mut l = Ledger::new(Kind::Objects);
+            l.load_days(&store, days.iter().cloned(), None)
+                .await
+                .unwrap();
+            let entries: Vec<_> = (1..=6).map(|d| entry(&key(d, i), &run)).collect();
+            l.commit(&store, &run, &entries).await.unwrap();
+            l.fold(&store, &run, "s0of1", &days).await.unwrap();
+        }
+        for day in &days {
+            let folder = dir.path().join("_trail/ledger/objects").join(day);
+            let files: Vec<_> = std::fs::read_dir(&folder)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect();
+            assert_eq!(files.len(), 1, "{day}: {files:?}");
+            for line in std::fs::read_to_string(&files[0]).unwrap().lines() {
+                let e: Entry = serde_json::from_str(line).unwrap();
+                assert_eq!(
+                    &day_of_key(&e.key),
+                    day,
+                    "an entry filed under the wrong day"
+                );
+            }
+            let mut l = Ledger::new(Kind::Objects);
+            l.load_days(&store, [day.clone()], None).await.unwrap();
+            assert_eq!(l.len(), FOLD_AFTER + 1, "{day}");
+        }
     }
 
     #[tokio::test]

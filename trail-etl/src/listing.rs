@@ -152,12 +152,7 @@ pub async fn list_source(store: &Store, filter: &Filter, today: NaiveDate) -> Re
         let mut account_dirs = Vec::new();
         let mut org_dirs = Vec::new();
         for d in top_dirs {
-            let name = d
-                .trim_end_matches('/')
-                .rsplit('/')
-                .next()
-                .unwrap_or_default()
-                .to_string();
+            let name = folder_name(&d).to_string();
             if is_org_id(&name) {
                 if filter.org_id.as_ref().is_none_or(|o| *o == name) {
                     org_dirs.push(d);
@@ -178,11 +173,7 @@ pub async fn list_source(store: &Store, filter: &Filter, today: NaiveDate) -> Re
             account_dirs.extend(dirs);
         }
         account_dirs.retain(|d| {
-            let name = d
-                .trim_end_matches('/')
-                .rsplit('/')
-                .next()
-                .unwrap_or_default();
+            let name = folder_name(d);
             is_account(name)
                 && (filter.accounts.is_empty() || filter.accounts.iter().any(|a| a == name))
         });
@@ -213,11 +204,7 @@ pub async fn list_source(store: &Store, filter: &Filter, today: NaiveDate) -> Re
             let (dirs, files) = listing?;
             objects.extend(files);
             region_dirs.extend(dirs.into_iter().filter(|d| {
-                let name = d
-                    .trim_end_matches('/')
-                    .rsplit('/')
-                    .next()
-                    .unwrap_or_default();
+                let name = folder_name(d);
                 filter.regions.is_empty() || filter.regions.iter().any(|r| r == name)
             }));
         }
@@ -262,6 +249,14 @@ fn day_folders(filter: &Filter, today: NaiveDate) -> Option<Vec<NaiveDate>> {
         return None;
     }
     Some(start.iter_days().take_while(|d| *d <= end).collect())
+}
+
+/// The last part of a folder key (`a/b/c/` → `c`).
+pub fn folder_name(dir: &str) -> &str {
+    dir.trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
 }
 
 fn is_account(s: &str) -> bool {

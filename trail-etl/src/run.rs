@@ -16,11 +16,13 @@
 //! several sorted files per partition instead of unbounded memory).
 //!
 //! Crash safety: before publishing, a run writes `DEST/_trail/runs/<run>.pending.json`
-//! naming the files it is about to publish; it publishes them (rename or
-//! upload), commits its ledger file, then deletes the manifest. A later run of
-//! the same shard that finds a pending manifest whose run never committed
-//! deletes the files it names and aborts their unfinished uploads, so an
-//! interrupted run leaves neither duplicates nor losses: its objects are read again.
+//! naming the files it is about to publish and the ledger files it will
+//! write (one per delivery day); it publishes the files (rename or upload),
+//! writes its ledger files, then deletes the manifest. A later run of the
+//! same shard that finds a pending manifest whose ledger files do not all
+//! exist deletes the files and ledger files it names and aborts their
+//! unfinished uploads, so an interrupted run leaves neither duplicates nor
+//! losses: its objects are read again.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
@@ -38,7 +40,7 @@ use futures::stream::{self, StreamExt};
 use trail_parse::{BadRecordPolicy, Batches, DecoderBuilder, ObjectSummary, Table};
 
 use crate::hash::Fnv;
-use crate::ledger::{day_of_key, Entry, Kind, Ledger, NO_DAY};
+use crate::ledger::{day_name, day_of_key, Entry, Kind, Ledger};
 use crate::listing::{list_source, Filter, Listed};
 use crate::location::Location;
 use crate::progress::Progress;
@@ -253,10 +255,7 @@ async fn run_async(args: &RunArgs) -> Result<Summary> {
         let days: BTreeSet<String> = plan
             .objects
             .iter()
-            .map(|(_, k)| {
-                k.delivery_date
-                    .map_or_else(|| NO_DAY.to_string(), |d| d.to_string())
-            })
+            .map(|(_, k)| day_name(k.delivery_date))
             .collect();
         let wanted: HashSet<&str> = plan.objects.iter().map(|(l, _)| l.key.as_str()).collect();
         ledger
@@ -472,6 +471,33 @@ pub async fn publish(
     let days: BTreeSet<String> = entries.iter().map(|(d, _)| d.clone()).collect();
     ledger.fold(dest, run_id, shard_tag, &days).await?;
     Ok(())
+}
+
+/// The folders of the tables under DEST (the three of `run` and `enrich`'s).
+pub const TABLE_DIRS: [&str; 4] = [
+    "events",
+    "table_access",
+    "athena_queries",
+    crate::enrich::STATS_TABLE,
+];
+
+/// Whether `path` (relative to DEST) is a file inside a table's folder: the
+/// only files a manifest may make trail delete.
+pub fn is_table_file(path: &str) -> bool {
+    TABLE_DIRS.iter().any(|t| {
+        path.strip_prefix(t)
+            .is_some_and(|rest| rest.starts_with('/'))
+    })
+}
+
+/// The strings of a manifest's list `field` (none when it is missing).
+pub fn manifest_list(doc: &serde_json::Value, field: &str) -> Vec<String> {
+    doc[field]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f.as_str().map(str::to_string))
+        .collect()
 }
 
 /// Exit here, as a kill would, when `TRAIL_FAILPOINT` names this point: how
@@ -910,15 +936,7 @@ pub async fn recover(dest: &Store, shard_tag: &str) -> Result<()> {
         let body = dest.get(&manifest.key).await?;
         let doc: serde_json::Value =
             serde_json::from_slice(&body).with_context(|| format!("reading {}", manifest.key))?;
-        let strings = |field: &str| -> Vec<String> {
-            doc[field]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|f| f.as_str().map(str::to_string))
-                .collect()
-        };
-        let ledger_files: Vec<String> = strings("ledger")
+        let ledger_files: Vec<String> = manifest_list(&doc, "ledger")
             .into_iter()
             .filter(|f| f.starts_with(crate::ledger::LEDGER_DIR))
             .collect();
@@ -932,14 +950,9 @@ pub async fn recover(dest: &Store, shard_tag: &str) -> Result<()> {
             crate::ledger::legacy_run_committed(dest, &run).await?
         };
         if !committed {
-            for file in strings("files") {
+            for file in manifest_list(&doc, "files") {
                 // Only files inside DEST/<table>/ are ever listed; refuse anything else.
-                if !Table::ALL
-                    .iter()
-                    .map(|t| t.name())
-                    .chain([crate::enrich::STATS_TABLE])
-                    .any(|t| file.starts_with(&format!("{t}/")))
-                {
+                if !is_table_file(&file) {
                     continue;
                 }
                 dest.delete(&file).await?;
@@ -948,11 +961,7 @@ pub async fn recover(dest: &Store, shard_tag: &str) -> Result<()> {
             for file in &ledger_files {
                 dest.delete(file).await?;
             }
-            for table in Table::ALL
-                .iter()
-                .map(|t| t.name())
-                .chain([crate::enrich::STATS_TABLE])
-            {
+            for table in TABLE_DIRS {
                 let n = dest.abort_uploads(&format!("{table}/"), &run).await?;
                 if n > 0 {
                     tracing::warn!(uploads = n, run = %run, "aborted unfinished uploads of an interrupted run");
