@@ -6,7 +6,7 @@
 //! and spends more time in its bins; tcmalloc keeps freed spans for reuse.
 //! Measured on the 2 GiB bench bucket: 7-10% less wall time (medians of two
 //! sets of alternated rounds), half the page faults, the same peak RSS
-//! (README, Performance).
+//! (benches/RESULTS.md, 2026-12-01 stage 7).
 //!
 //! The library is linked statically by `build.rs`, so the binary runs where
 //! gperftools is not installed. Like Rust's `System` allocator, alignments up
