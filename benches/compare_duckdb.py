@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """trail-etl against DuckDB on the same generated CloudTrail bucket, run alternately.
 
-    python3 benches/compare_duckdb.py [MEGABYTES] [RUNS]
+    python3 benches/compare_duckdb.py [--small] [MEGABYTES] [RUNS]
 
 Builds what it needs once: the release binaries, a seeded bucket of about
-MEGABYTES MiB of JSON under target/bench-data/ (default 2048), and a venv
+MEGABYTES MiB of JSON under target/bench-data/ (default 2048; with --small,
+the shape of a quiet organization trail: objects of 1 to 30 records from 40
+accounts and 4 regions every 5 minutes, default 150), and a venv
 with DuckDB under target/bench-venv/. Then each round runs, in turn:
   - trail-etl run (release build, all three tables, default settings;
     built with tcmalloc where gperftools is installed, see allocator());
@@ -25,10 +27,12 @@ import subprocess
 import sys
 import tempfile
 
-MB = int(sys.argv[1]) if len(sys.argv) > 1 else 2048
-RUNS = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+ARGS = [a for a in sys.argv[1:] if a != "--small"]
+SMALL = "--small" in sys.argv[1:]
+MB = int(ARGS[0]) if ARGS else (150 if SMALL else 2048)
+RUNS = int(ARGS[1]) if len(ARGS) > 1 else 3
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DATA = os.path.join(ROOT, "target", "bench-data", f"bucket-v2-{MB}mb")
+DATA = os.path.join(ROOT, "target", "bench-data", f"bucket-{'small-v1' if SMALL else 'v2'}-{MB}mb")
 TRAIL = os.path.join(ROOT, "target", "release", "trail-etl")
 GEN = os.path.join(ROOT, "target", "release", "gen-bucket")
 VENV = os.path.join(ROOT, "target", "bench-venv")
@@ -83,7 +87,7 @@ def build():
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "trail-etl", "-p", "benches", *features], cwd=ROOT, check=True)
     if not os.path.exists(os.path.join(DATA, ".done")):
         shutil.rmtree(DATA, ignore_errors=True)
-        subprocess.run([GEN, DATA, str(MB), "42"], check=True)
+        subprocess.run([GEN, *(["--small"] if SMALL else []), DATA, str(MB), "42"], check=True)
         open(os.path.join(DATA, ".done"), "w").close()
 
 
@@ -104,7 +108,8 @@ def main():
     json_mib = records = None
     cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
     version = subprocess.run([TRAIL, "--version"], capture_output=True, text=True).stdout.strip()
-    print(f"machine: {CORES} cores, {cpu}; input: {DATA}; {version}")
+    objects = sum(1 for _, _, names in os.walk(DATA) for n in names if n.endswith(".json.gz"))
+    print(f"machine: {CORES} cores, {cpu}; input: {DATA} ({objects} objects); {version}")
     for i in range(RUNS):
         for name in ("trail", "duckdb"):
             dest = os.path.join(out, f"{name}-{i}")

@@ -1,20 +1,30 @@
 #!/usr/bin/env bash
 # End-to-end throughput and memory of `trail-etl run` (local folder to local folder).
 #
-#   bash benches/etl.sh [MEGABYTES] [RUNS]
+#   bash benches/etl.sh [--small] [MEGABYTES] [RUNS] [-- RUN OPTIONS...]
 #
 # Generates (once, cached under target/bench-data/) a seeded CloudTrail bucket
-# holding about MEGABYTES MiB of uncompressed JSON (default 2048), then runs
+# holding about MEGABYTES MiB of uncompressed JSON (default 2048; with
+# --small, objects of 1 to 30 records as a quiet organization trail delivers
+# them, default 150), then runs
 # the release binary RUNS times (default 3) into a fresh destination, printing
 # for each run the wall time, MiB/s of JSON, records/s and peak RSS
 # (/usr/bin/time), and the medians. Fails when a run's peak RSS passes the
 # documented bound (512 MiB with the default --memory-mb 512; TRAIL_RSS_LIMIT_MB overrides).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-MB=${1:-2048}
+SHAPE=v2
+GEN_FLAGS=()
+if [ "${1:-}" = --small ]; then
+  SHAPE=small-v1
+  GEN_FLAGS=(--small)
+  shift
+fi
+MB=${1:-$([ "$SHAPE" = v2 ] && echo 2048 || echo 150)}
 RUNS=${2:-3}
 EXTRA=("${@:3}")
-DATA="target/bench-data/bucket-v2-${MB}mb"
+[ "${EXTRA[0]:-}" = -- ] && EXTRA=("${EXTRA[@]:1}")
+DATA="target/bench-data/bucket-${SHAPE}-${MB}mb"
 # The allocator: tcmalloc where gperftools is installed (the build the README
 # recommends for throughput), else the system's; TRAIL_BENCH_ALLOCATOR=system
 # or =tcmalloc chooses.
@@ -28,7 +38,7 @@ esac
 cargo build --release -q -p trail-etl -p benches "${FEATURES[@]}"
 if [ ! -f "$DATA/.done" ]; then
   rm -rf "$DATA"
-  ./target/release/gen-bucket "$DATA" "$MB" 42
+  ./target/release/gen-bucket "${GEN_FLAGS[@]}" "$DATA" "$MB" 42
   touch "$DATA/.done"
 fi
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/{print $2}') GiB"

@@ -416,6 +416,53 @@ pub fn write_bucket(dir: &Path, json_bytes: u64, seed: u64) -> std::io::Result<(
     Ok((files, total))
 }
 
+/// Write a bucket shaped like a quiet organization trail: 40 accounts and 4
+/// regions, each delivering a file of 1 to 30 records (8 on average) in about one in eight
+/// of the 5-minute slots (CloudTrail delivers about every 5 minutes per
+/// account and region), slot after slot from 2026-03-02 until about
+/// `json_bytes` of JSON are written (150 MiB: some 11,000 objects over two
+/// days). Returns (files, JSON bytes).
+pub fn write_small_bucket(dir: &Path, json_bytes: u64, seed: u64) -> std::io::Result<(u64, u64)> {
+    let mut g = Generator::new(seed);
+    let accounts: Vec<String> = (0..40)
+        .map(|i| format!("{:012}", 100_000_000_000u64 + i * 7_919))
+        .collect();
+    let regions = ["eu-west-1", "us-east-1", "us-west-2", "ap-southeast-2"];
+    let start = g.clock;
+    let (mut files, mut total) = (0u64, 0u64);
+    let mut slot = 0i64;
+    while total < json_bytes {
+        for account in &accounts {
+            for region in regions {
+                if total >= json_bytes || g.rng.u32(..8) != 0 {
+                    continue;
+                }
+                let delivered = start + slot * 300_000;
+                // Events from the 5 minutes before delivery.
+                g.clock = delivered - 300_000 + g.rng.i64(0..60_000);
+                // Quiet regions dominate: 1 to 30 records, 8 on average.
+                let records = 1 + g.rng.usize(0..30) * g.rng.usize(0..30) / 30;
+                let doc = g.object(records);
+                let secs = delivered / 1000;
+                let (y, m, d) = civil(secs.div_euclid(86_400));
+                let (hh, mm) = (secs.rem_euclid(86_400) / 3600, secs.rem_euclid(3600) / 60);
+                let folder = dir.join(format!(
+                    "AWSLogs/o-exampleorg1/{account}/CloudTrail/{region}/{y:04}/{m:02}/{d:02}"
+                ));
+                std::fs::create_dir_all(&folder)?;
+                let name = format!(
+                    "{account}_CloudTrail_{region}_{y:04}{m:02}{d:02}T{hh:02}{mm:02}Z_{files:016x}.json.gz"
+                );
+                std::fs::write(folder.join(name), gzip(doc.as_bytes()))?;
+                files += 1;
+                total += doc.len() as u64;
+            }
+        }
+        slot += 1;
+    }
+    Ok((files, total))
+}
+
 /// Days since the epoch → (year, month, day) (Howard Hinnant's algorithm).
 fn civil(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;

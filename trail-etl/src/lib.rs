@@ -17,6 +17,7 @@ pub mod hash;
 pub mod ledger;
 pub mod listing;
 pub mod location;
+mod pipeline;
 pub mod progress;
 pub mod run;
 pub mod store;

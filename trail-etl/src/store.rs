@@ -105,7 +105,7 @@ impl Store {
         }
     }
 
-    fn local_path(root: &Path, key: &str) -> Result<PathBuf> {
+    pub(crate) fn local_path(root: &Path, key: &str) -> Result<PathBuf> {
         // Keys come from listings and from trail itself; refuse anything that could leave the root.
         if key.split('/').any(|p| p == ".." || p == ".")
             || key.starts_with('/')

@@ -117,12 +117,32 @@ impl Batches {
         }
     }
 
+    /// Rows in every batch of every table.
+    pub fn num_rows(&self) -> usize {
+        Table::ALL
+            .iter()
+            .flat_map(|t| self.get(*t))
+            .map(RecordBatch::num_rows)
+            .sum()
+    }
+
+    /// Whether there are no batches at all.
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty() && self.table_access.is_empty() && self.athena_queries.is_empty()
+    }
+
     fn push(&mut self, table: Table, batch: RecordBatch) {
         match table {
             Table::Events => self.events.push(batch),
             Table::TableAccess => self.table_access.push(batch),
             Table::AthenaQueries => self.athena_queries.push(batch),
         }
+    }
+
+    fn append(&mut self, other: &mut Batches) {
+        self.events.append(&mut other.events);
+        self.table_access.append(&mut other.table_access);
+        self.athena_queries.append(&mut other.athena_queries);
     }
 }
 
@@ -197,6 +217,9 @@ impl DecoderBuilder {
             text: String::new(),
             scratch: vec![0; READ_CHUNK],
             inflater: Inflater::new(),
+            ready: Batches::default(),
+            batch_json: 0,
+            appending: false,
             opts: self,
         }
     }
@@ -206,9 +229,11 @@ impl DecoderBuilder {
 ///
 /// Memory is bounded by the batch size and the largest record, whatever the
 /// object's size: the document is split one record at a time from the
-/// decompressing reader. Batches never mix objects, so a caller that gets an
-/// `Err` from [`decode_object`](Decoder::decode_object) drops the batches the
-/// sink received during that call, and the object contributes no rows.
+/// decompressing reader. Batches from [`decode_object`](Decoder::decode_object)
+/// and [`decode_slice`](Decoder::decode_slice) never mix objects, so a caller
+/// that gets an `Err` drops the batches the sink received during that call,
+/// and the object contributes no rows. [`append_slice`](Decoder::append_slice)
+/// lets the rows of many small objects share batches instead (see there).
 ///
 /// ```
 /// use trail_parse::{DecoderBuilder, Table};
@@ -231,6 +256,12 @@ pub struct Decoder {
     text: String,
     scratch: Vec<u8>,
     inflater: Inflater,
+    /// Batches of objects appended whole, for [`Decoder::take_batches`].
+    ready: Batches,
+    /// JSON bytes behind the rows in the builders (for [`Decoder::learn`]).
+    batch_json: u64,
+    /// Inside [`Decoder::append_slice`]: rows stay in the builders at the end of an object.
+    appending: bool,
 }
 
 impl Decoder {
@@ -246,6 +277,7 @@ impl Decoder {
         input: R,
         mut sink: impl FnMut(Table, RecordBatch),
     ) -> Result<ObjectSummary, Error> {
+        self.set_aside_appended(key)?;
         let result = self.decode_inner(key, input, &mut sink);
         if result.is_err() {
             self.discard();
@@ -274,6 +306,7 @@ impl Decoder {
         bytes: &[u8],
         mut sink: impl FnMut(Table, RecordBatch),
     ) -> Result<ObjectSummary, Error> {
+        self.set_aside_appended(key)?;
         let result = self.decode_slice_inner(key, bytes, &mut sink);
         if result.is_err() {
             self.discard();
@@ -290,6 +323,100 @@ impl Decoder {
         let mut batches = Batches::default();
         let summary = self.decode_slice(key, bytes, |t, b| batches.push(t, b))?;
         Ok((batches, summary))
+    }
+
+    /// Decode one object in memory (as [`decode_slice`](Decoder::decode_slice))
+    /// into batches shared with the objects appended before and after it:
+    /// many small objects make a few full batches rather than a few rows
+    /// each, which costs less to build, move, sort and write. Rows wait in
+    /// the decoder until a batch is full or [`take_batches`](Decoder::take_batches)
+    /// is called.
+    ///
+    /// An object that fails (`Err`) contributes no rows, and the rows of the
+    /// objects appended before it are kept.
+    ///
+    /// ```
+    /// use trail_parse::{DecoderBuilder, Table};
+    /// let doc = |name: &str| format!(r#"{{"Records":[{{"eventTime":"2024-05-06T07:08:09Z",
+    ///   "eventSource":"s3.amazonaws.com","eventName":"GetObject",
+    ///   "userIdentity":{{"type":"IAMUser","userName":"{name}"}}}}]}}"#);
+    /// let mut decoder = DecoderBuilder::new().build();
+    /// decoder.append_slice("a.json", doc("ana").as_bytes()).unwrap();
+    /// decoder.append_slice("b.json", doc("bo").as_bytes()).unwrap();
+    /// assert!(decoder.append_slice("bad.json", b"{\"Records\":[").is_err());
+    /// let batches = decoder.take_batches().unwrap();
+    /// assert_eq!(batches.get(Table::Events).len(), 1, "one batch for both objects");
+    /// assert_eq!(batches.get(Table::Events)[0].num_rows(), 2);
+    /// ```
+    pub fn append_slice(&mut self, key: &str, bytes: &[u8]) -> Result<ObjectSummary, Error> {
+        // Rows of earlier objects in the builders, per table: a batch that
+        // fills up during this object holds them first.
+        let mut marks = [self.events.len(), self.access.len(), self.athena.len()];
+        let mut earlier = Batches::default();
+        let mut current = Batches::default();
+        self.appending = true;
+        let result = self.decode_slice_inner(key, bytes, &mut |table, batch| {
+            let mark = std::mem::take(&mut marks[table as usize]).min(batch.num_rows());
+            if mark > 0 {
+                earlier.push(table, batch.slice(0, mark));
+            }
+            if batch.num_rows() > mark {
+                current.push(table, batch.slice(mark, batch.num_rows() - mark));
+            }
+        });
+        self.appending = false;
+        self.ready.append(&mut earlier);
+        match result {
+            Ok(summary) => {
+                self.ready.append(&mut current);
+                Ok(summary)
+            }
+            Err(e) => {
+                // The builders hold the earlier objects' rows (up to the
+                // marks) and then this object's: keep the former.
+                self.batch_json = 0;
+                let mut kept = Batches::default();
+                self.flush(key, &mut |table, batch| {
+                    let mark = marks[table as usize].min(batch.num_rows());
+                    if mark > 0 {
+                        kept.push(table, batch.slice(0, mark));
+                    }
+                })?;
+                self.ready.append(&mut kept);
+                Err(e)
+            }
+        }
+    }
+
+    /// The batches of the objects appended so far, the rows still in the
+    /// builders included; the decoder is empty afterwards.
+    pub fn take_batches(&mut self) -> Result<Batches, Error> {
+        let json = std::mem::take(&mut self.batch_json);
+        self.learn(json);
+        let mut ready = std::mem::take(&mut self.ready);
+        self.flush("(appended objects)", &mut |table, batch| {
+            ready.push(table, batch)
+        })?;
+        Ok(ready)
+    }
+
+    /// Rows appended with [`append_slice`](Decoder::append_slice) wait for
+    /// [`take_batches`](Decoder::take_batches), not in the next object's batches.
+    fn set_aside_appended(&mut self, key: &str) -> Result<(), Error> {
+        if self.events.len() + self.access.len() + self.athena.len() == 0 {
+            return Ok(());
+        }
+        let json = std::mem::take(&mut self.batch_json);
+        self.learn(json);
+        let mut ready = std::mem::take(&mut self.ready);
+        let flushed = self.flush(key, &mut |table, batch| ready.push(table, batch));
+        self.ready = ready;
+        flushed
+    }
+
+    /// Rows appended and not yet taken (see [`append_slice`](Decoder::append_slice)).
+    pub fn pending_rows(&self) -> usize {
+        self.ready.num_rows() + self.events.len() + self.access.len() + self.athena.len()
     }
 
     fn decode_slice_inner(
@@ -420,7 +547,8 @@ impl Decoder {
             if self.events.len() >= self.opts.batch_rows
                 || self.events.bytes() >= self.opts.batch_bytes
             {
-                self.learn(splitter.offset() - batch_start);
+                let json = std::mem::take(&mut self.batch_json) + splitter.offset() - batch_start;
+                self.learn(json);
                 batch_start = splitter.offset();
                 if let Err(e) = self.flush(key, sink) {
                     break Err(e);
@@ -428,7 +556,11 @@ impl Decoder {
                 self.presize(splitter.remaining());
             }
         };
-        self.learn(splitter.offset() - batch_start);
+        self.batch_json += splitter.offset() - batch_start;
+        if !self.appending {
+            let json = std::mem::take(&mut self.batch_json);
+            self.learn(json);
+        }
         summary.json_bytes = splitter.offset();
         let (mut text, scratch) = splitter.into_parts();
         text.clear();
@@ -440,7 +572,9 @@ impl Decoder {
             self.scratch = scratch;
         }
         result?;
-        self.flush(key, sink)?;
+        if !self.appending {
+            self.flush(key, sink)?;
+        }
         Ok(summary)
     }
 
@@ -517,6 +651,7 @@ impl Decoder {
 
     /// Drop rows of a failed object.
     fn discard(&mut self) {
+        self.batch_json = 0;
         self.events.finish_columns();
         self.access.finish_columns();
         self.athena.finish_columns();

@@ -1,21 +1,34 @@
 //! Write a generated CloudTrail bucket for benchmarks.
 //!
-//! `gen-bucket DIR MEGABYTES [SEED]` writes about MEGABYTES of uncompressed
-//! CloudTrail JSON, gzipped, under DIR/AWSLogs/....
+//! `gen-bucket [--small] DIR MEGABYTES [SEED]` writes about MEGABYTES of
+//! uncompressed CloudTrail JSON, gzipped, under DIR/AWSLogs/....: by default
+//! objects of 50 to 2,000 records (a few of 30,000), with `--small` the
+//! shape of a quiet organization trail, objects of 1 to 30 records from 40
+//! accounts and 4 regions every 5 minutes (see `benches::write_small_bucket`).
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    if args.len() < 3 {
-        eprintln!("usage: gen-bucket DIR MEGABYTES [SEED]");
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let small = args.first().is_some_and(|a| a == "--small");
+    if small {
+        args.remove(0);
+    }
+    if args.len() < 2 {
+        eprintln!("usage: gen-bucket [--small] DIR MEGABYTES [SEED]");
         std::process::exit(2);
     }
-    let mb: u64 = args[2].parse().unwrap_or_else(|_| {
+    let mb: u64 = args[1].parse().unwrap_or_else(|_| {
         eprintln!("MEGABYTES must be a number");
         std::process::exit(2)
     });
-    let seed: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(42);
-    match benches::write_bucket(std::path::Path::new(&args[1]), mb << 20, seed) {
-        Ok((files, bytes)) => println!("{files} files, {bytes} bytes of JSON in {}", args[1]),
+    let seed: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(42);
+    let dir = std::path::Path::new(&args[0]);
+    let written = if small {
+        benches::write_small_bucket(dir, mb << 20, seed)
+    } else {
+        benches::write_bucket(dir, mb << 20, seed)
+    };
+    match written {
+        Ok((files, bytes)) => println!("{files} files, {bytes} bytes of JSON in {}", args[0]),
         Err(e) => {
             eprintln!("gen-bucket: {e}");
             std::process::exit(1);

@@ -214,7 +214,8 @@ fn bad_objects_are_named_and_retried_and_good_rows_land() {
     )
     .unwrap();
 
-    // --on-error fail: exit 1, nothing published.
+    // --on-error fail: exit 1, nothing published. The run stops at the
+    // first bad object it meets (objects already being read still are).
     let strict_dest = tempfile::tempdir().unwrap();
     let strict = run(src.path(), strict_dest.path(), &["--on-error", "fail"]);
     assert_eq!(strict.code, 1, "{}", strict.stderr);
@@ -222,7 +223,7 @@ fn bad_objects_are_named_and_retried_and_good_rows_land() {
         strict.summary["error"]
             .as_str()
             .unwrap()
-            .contains("2 bad object(s)"),
+            .contains("bad object(s), first: "),
         "{}",
         strict.summary
     );
@@ -232,7 +233,10 @@ fn bad_objects_are_named_and_retried_and_good_rows_land() {
         .iter()
         .map(|b| b["key"].as_str().unwrap())
         .collect();
-    assert_eq!(named, vec![mixed_key, bad_key], "in key order");
+    assert!(
+        [vec![mixed_key], vec![bad_key], vec![mixed_key, bad_key]].contains(&named),
+        "{named:?}"
+    );
     assert!(files(&strict_dest.path().join("events")).is_empty());
 
     let dest = tempfile::tempdir().unwrap();

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod append;
 mod bad_input;
 mod fixtures;
 mod parquet_roundtrip;
