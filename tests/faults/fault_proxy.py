@@ -13,11 +13,18 @@ Forwards every request unchanged (the SigV4 signature stays valid) to
 The very first request of all (a listing) also gets a 503.
 Keys containing a --broken substring get a cut body on every GET.
 
+With --down-after-gets N or --hang-after-gets N, nothing of the above: every
+request is forwarded unchanged until N object GETs have been answered; then
+the endpoint goes away (the process exits: connections reset, new ones
+refused) or stops answering (every request is left waiting forever).
+
 Usage: fault_proxy.py --port P --upstream http://127.0.0.1:U [--broken TEXT] [--slow-ms N]
+                      [--down-after-gets N | --hang-after-gets N]
 """
 
 import argparse
 import http.client
+import os
 import http.server
 import threading
 import time
@@ -30,6 +37,8 @@ def main():
     parser.add_argument("--upstream", required=True)
     parser.add_argument("--broken", action="append", default=[])
     parser.add_argument("--slow-ms", type=int, default=200)
+    parser.add_argument("--down-after-gets", type=int)
+    parser.add_argument("--hang-after-gets", type=int)
     args = parser.parse_args()
     upstream = urllib.parse.urlparse(args.upstream)
     lock = threading.Lock()
@@ -68,12 +77,30 @@ def main():
             body = b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>'
             self.send(503, [("Content-Type", "application/xml")], body)
 
+        def outage(self, limit, is_get_object):
+            """Forward until `limit` object GETs were answered; then True (the outage has begun)."""
+            with lock:
+                if state.get("answered", 0) >= limit:
+                    return True
+                if is_get_object:
+                    state["answered"] = state.get("answered", 0) + 1
+            self.send(*self.forward())
+            return False
+
         def handle_any(self):
+            path = urllib.parse.urlparse(self.path)
+            is_get_object = self.command == "GET" and "list-type" not in path.query and path.path.count("/") >= 2
+            if args.down_after_gets is not None:
+                if self.outage(args.down_after_gets, is_get_object):
+                    os._exit(0)
+                return
+            if args.hang_after_gets is not None:
+                if self.outage(args.hang_after_gets, is_get_object):
+                    threading.Event().wait()
+                return
             with lock:
                 state["requests"] += 1
                 first = state["requests"] == 1
-            path = urllib.parse.urlparse(self.path)
-            is_get_object = self.command == "GET" and "list-type" not in path.query and path.path.count("/") >= 2
             if first:
                 self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
                 return self.slow_down()

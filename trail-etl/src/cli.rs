@@ -183,6 +183,10 @@ struct AwsCli {
     /// Local folder for Parquet files on their way to an S3 destination.
     #[arg(long, env = "TRAIL_WORK_DIR")]
     work_dir: Option<std::path::PathBuf>,
+    /// Stop the run (exit 1, nothing published) when S3 has answered no request for this many
+    /// seconds: every connection refused, reset or left waiting, or only 5xx errors.
+    #[arg(long, env = "TRAIL_GIVE_UP_AFTER", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    give_up_after: u64,
 }
 
 impl AwsCli {
@@ -192,6 +196,7 @@ impl AwsCli {
             force_path_style: self.force_path_style,
             profile: self.profile.clone(),
             region: self.region.clone(),
+            give_up: Some(std::time::Duration::from_secs(self.give_up_after)),
         }
     }
 }
@@ -282,8 +287,9 @@ struct RunCli {
     /// encoded), the rest for objects being decoded, Parquet writers and the allocator.
     #[arg(long, env = "TRAIL_MEMORY_MB", default_value_t = 512, value_parser = clap::value_parser!(u64).range(64..))]
     memory_mb: u64,
-    /// Concurrent GET requests.
-    #[arg(long, env = "TRAIL_CONCURRENCY", default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    /// GET requests in flight at most. Fewer when objects are large: the bytes of the objects
+    /// in flight share an eighth of --memory-mb (each request counts 32 KiB more than its object).
+    #[arg(long, env = "TRAIL_CONCURRENCY", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=1024))]
     concurrency: u64,
     /// Decoding threads (default: one per core).
     #[arg(long, env = "TRAIL_THREADS")]

@@ -14,6 +14,7 @@ pub mod compact;
 pub mod ddl;
 pub mod enrich;
 pub mod hash;
+pub mod health;
 pub mod ledger;
 pub mod listing;
 pub mod location;

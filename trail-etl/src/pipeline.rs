@@ -22,16 +22,22 @@ use arrow_array::types::Date32Type;
 use arrow_array::{Array, RecordBatch};
 use bytes::Bytes;
 use chrono::NaiveDate;
-use futures::stream::{self, StreamExt};
+use futures::stream::{self, StreamExt, TryStreamExt};
 use tokio::sync::OwnedSemaphorePermit;
 use trail_parse::{BadRecordPolicy, Batches, Decoder, DecoderBuilder, ObjectSummary, Table};
 
+use crate::health::{Health, Unreachable};
 use crate::listing::Listed;
 use crate::progress::Progress;
 use crate::run::{OnError, RunArgs};
 use crate::store::Store;
 use crate::syncer::Syncer;
 use crate::writer::{properties, write_partition, PendingFile, Sorted, WriteOptions};
+
+/// What a GET counts against the fetch budget beyond its object's bytes
+/// (the request's own buffers): so even the smallest objects leave room in
+/// the budget, and a budget of 64 MiB holds at most about 2,000 requests.
+pub(crate) const REQUEST_BYTES: usize = 32 << 10;
 
 /// A decoder hands its rows over once it holds this many...
 const HAND_OVER_ROWS: usize = 8192;
@@ -277,17 +283,27 @@ pub(crate) async fn pipeline(
         })
     };
 
-    // Fetchers (S3): bounded by bytes in flight and by request count.
-    let mut fetches = Vec::new();
+    // Fetchers (S3): bounded by bytes in flight and by request count; the
+    // run stops when the endpoint answers nothing for the give-up time.
+    let mut fetched = Ok(());
     if let Some((work_tx, todo)) = fetch {
         let budget = Arc::new(tokio::sync::Semaphore::new(limits.fetch_bytes.max(1)));
-        let max_permits = limits.fetch_bytes.max(1);
-        fetches = stream::iter(todo.into_iter().map(|listed| {
+        let max_permits = limits.fetch_bytes.clamp(1, u32::MAX as usize);
+        let health = match source {
+            Store::S3 { client, .. } => {
+                Some(Health::new(&args.s3.endpoint(client), args.s3.give_up()))
+            }
+            Store::Local { .. } => None,
+        };
+        let health = health.as_ref();
+        fetched = stream::iter(todo.into_iter().map(|listed| {
             let budget = Arc::clone(&budget);
             let stop = Arc::clone(&stop);
             let tx = work_tx.clone();
             async move {
-                let want = (listed.size as usize).clamp(1, max_permits) as u32;
+                let want = (listed.size as usize)
+                    .saturating_add(REQUEST_BYTES)
+                    .min(max_permits) as u32;
                 let permit = budget
                     .acquire_many_owned(want)
                     .await
@@ -295,7 +311,12 @@ pub(crate) async fn pipeline(
                 if stop.load(Ordering::Relaxed) {
                     return Ok::<(), anyhow::Error>(());
                 }
-                let body = source.get(&listed.key).await.map_err(|e| format!("{e:#}"));
+                let body = match source.get_watched(&listed.key, health).await {
+                    Ok(body) => Ok(body),
+                    // The endpoint is gone: the run stops, nothing is published.
+                    Err(e) if e.downcast_ref::<Unreachable>().is_some() => return Err(e),
+                    Err(e) => Err(format!("{e:#}")),
+                };
                 if tx.send((listed, body, permit)).await.is_err() {
                     bail!("the decoders stopped early");
                 }
@@ -303,8 +324,11 @@ pub(crate) async fn pipeline(
             }
         }))
         .buffer_unordered(limits.fetch_concurrency.max(1))
-        .collect::<Vec<Result<()>>>()
+        .try_for_each(|()| async { Ok(()) })
         .await;
+        if fetched.is_err() {
+            stop.store(true, Ordering::Relaxed);
+        }
     }
     // The decoders end when the feed does: the fetchers' sender is gone, or the files are all taken.
     for d in decoders {
@@ -316,9 +340,7 @@ pub(crate) async fn pipeline(
         Ok(c) => c?,
         Err(_) => bail!("the collecting thread panicked"),
     };
-    for f in fetches {
-        f?;
-    }
+    fetched?;
     Ok(collected)
 }
 

@@ -54,13 +54,14 @@ pub enum OnError {
 /// Memory and concurrency limits.
 #[derive(Debug, Clone)]
 pub struct Limits {
-    /// Bytes of fetched, not yet decoded objects at once.
+    /// Bytes of objects being fetched or fetched and not yet decoded, each
+    /// counting [`crate::pipeline::REQUEST_BYTES`] more than its size.
     pub fetch_bytes: usize,
     /// Bytes of decoded objects on their way to the collector.
     pub decoded_bytes: usize,
     /// Bytes of decoded rows held, waiting or being encoded (see `PartitionBuffer`).
     pub buffer_bytes: usize,
-    /// GET requests in flight at once.
+    /// GET requests in flight at most (fewer when objects are large: see `fetch_bytes`).
     pub fetch_concurrency: usize,
     /// Decoding threads (default: one per core).
     pub threads: usize,
@@ -72,7 +73,7 @@ impl Default for Limits {
             fetch_bytes: 64 << 20,
             decoded_bytes: 64 << 20,
             buffer_bytes: 192 << 20,
-            fetch_concurrency: 32,
+            fetch_concurrency: 256,
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
         }
     }
@@ -251,10 +252,18 @@ async fn run_async(args: &RunArgs) -> Result<Summary> {
     // A local destination renames files into place, so they are synced
     // first; files uploaded to S3 gain nothing from being on local disk.
     let sync_files = dest.local_root().is_some();
-    let collected = crate::pipeline::pipeline(
+    let collected = match crate::pipeline::pipeline(
         args, &source, todo, &run_id, &tmp_dir, &progress, sync_files,
     )
-    .await?;
+    .await
+    {
+        Ok(c) => c,
+        Err(e) => {
+            progress.finish();
+            std::fs::remove_dir_all(&tmp_dir).ok();
+            return Err(e);
+        }
+    };
     progress.finish();
 
     // Tally what was decoded.

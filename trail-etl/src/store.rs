@@ -5,13 +5,14 @@
 //! and always use `/`.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use anyhow::{anyhow, bail, Context, Result};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use bytes::Bytes;
 
+use crate::health::Health;
 use crate::listing::Listed;
 use crate::location::Location;
 
@@ -26,6 +27,30 @@ pub struct S3Options {
     pub profile: Option<String>,
     /// Region (else AWS_REGION or the profile's).
     pub region: Option<String>,
+    /// A run stops when S3 answers nothing for this long (default 30 s; see [`Health`]).
+    pub give_up: Option<Duration>,
+}
+
+impl S3Options {
+    /// How long a run waits for an S3 endpoint that answers nothing.
+    pub fn give_up(&self) -> Duration {
+        self.give_up.unwrap_or(Duration::from_secs(30))
+    }
+
+    /// The S3 endpoint these options reach, for messages: the endpoint URL
+    /// given (option, `AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL`), else AWS's
+    /// regional endpoint.
+    pub fn endpoint(&self, client: &aws_sdk_s3::Client) -> String {
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        self.endpoint_url
+            .clone()
+            .or_else(|| env("AWS_ENDPOINT_URL_S3"))
+            .or_else(|| env("AWS_ENDPOINT_URL"))
+            .unwrap_or_else(|| match client.config().region() {
+                Some(r) => format!("https://s3.{r}.amazonaws.com"),
+                None => "https://s3.amazonaws.com".into(),
+            })
+    }
 }
 
 /// Files at or above this size are uploaded in parts.
@@ -164,6 +189,15 @@ impl Store {
     /// The whole object. S3 GETs are retried when the request fails or the
     /// body is cut midway (the SDK retries the former, never the latter).
     pub async fn get(&self, key: &str) -> Result<Bytes> {
+        self.get_watched(key, None).await
+    }
+
+    /// [`get`](Store::get), with the endpoint's [`Health`] watched: a
+    /// failed attempt counts against the object (which is given up after
+    /// four) only when S3 answered meanwhile; while it answers nothing the
+    /// object is tried again until it does, or until `health` judges the
+    /// endpoint unreachable (an [`Unreachable`] error).
+    pub async fn get_watched(&self, key: &str, health: Option<&Health>) -> Result<Bytes> {
         match self {
             Store::Local { root } => {
                 let path = Store::local_path(root, key)?;
@@ -177,40 +211,7 @@ impl Store {
                 client,
                 bucket,
                 prefix,
-            } => {
-                let full = Store::full_key(prefix, key);
-                let mut last = None;
-                for attempt in 0..GET_ATTEMPTS {
-                    if attempt > 0 {
-                        tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
-                    }
-                    match client.get_object().bucket(bucket).key(&full).send().await {
-                        Ok(out) => {
-                            let expected = out.content_length().map(|n| n as usize);
-                            match out.body.collect().await {
-                                Ok(body) => {
-                                    let bytes = body.into_bytes();
-                                    match expected {
-                                        Some(n) if n != bytes.len() => {
-                                            last = Some(anyhow!(
-                                                "body cut after {} of {n} bytes",
-                                                bytes.len()
-                                            ));
-                                        }
-                                        _ => return Ok(bytes),
-                                    }
-                                }
-                                Err(e) => last = Some(anyhow!("body cut: {e}")),
-                            }
-                        }
-                        Err(e) => last = Some(sdk_error(e)),
-                    }
-                    tracing::debug!(key = %full, attempt, "GET failed, retrying");
-                }
-                Err(last.unwrap_or_else(|| anyhow!("no attempt made"))).with_context(|| {
-                    format!("reading s3://{bucket}/{full} ({GET_ATTEMPTS} attempts)")
-                })
-            }
+            } => get_s3(client, bucket, &Store::full_key(prefix, key), health).await,
         }
     }
 
@@ -526,6 +527,115 @@ async fn s3_list(
 
 /// An SDK error with its whole chain of causes in the message (the SDK's own
 /// Display says only "service error").
+/// [`Store::get_watched`] for S3: attempts until one succeeds, four count
+/// against the object, or the endpoint is judged unreachable.
+async fn get_s3(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    full: &str,
+    health: Option<&Health>,
+) -> Result<Bytes> {
+    let started = Instant::now();
+    let (mut tries, mut counted) = (0u32, 0u32);
+    let mut last = None;
+    while counted < GET_ATTEMPTS {
+        if tries > 0 {
+            let delay = Duration::from_millis((200u64 << tries.min(4)).min(2000));
+            match health {
+                Some(h) => h.pause(started, delay).await?,
+                None => tokio::time::sleep(delay).await,
+            }
+        }
+        tries += 1;
+        let attempt = health.map(Health::attempt);
+        let once = get_once(client, bucket, full, health);
+        let result = match health {
+            Some(h) => h.watch(started, once).await?,
+            None => once.await,
+        };
+        match result {
+            Ok(bytes) => return Ok(bytes),
+            Err(e) => {
+                tracing::debug!(key = %full, tries, "GET failed, retrying: {e:#}");
+                last = Some(e);
+            }
+        }
+        let counts = match (health, &attempt) {
+            (Some(h), Some(a)) => h.counts(a),
+            _ => true,
+        };
+        if counts {
+            counted += 1;
+        }
+    }
+    Err(last.unwrap_or_else(|| anyhow!("no attempt made")))
+        .with_context(|| format!("reading s3://{bucket}/{full} ({GET_ATTEMPTS} attempts)"))
+}
+
+/// No answer or no body bytes for this long: the attempt is given up (and
+/// the GET tried again).
+const BODY_STALL: Duration = Duration::from_secs(30);
+
+/// One GET attempt (the SDK's own retries included), telling `health` what
+/// the endpoint did: answered (a response that is not a 5xx, body bytes)
+/// or not.
+async fn get_once(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    health: Option<&Health>,
+) -> Result<Bytes> {
+    let answered = || {
+        if let Some(h) = health {
+            h.answered();
+        }
+    };
+    let request = client.get_object().bucket(bucket).key(key).send();
+    let out = match tokio::time::timeout(BODY_STALL, request).await {
+        Ok(Ok(out)) => out,
+        Err(_) => {
+            let e = anyhow!("no answer in {} s", BODY_STALL.as_secs());
+            if let Some(h) = health {
+                h.failed(&e.to_string());
+            }
+            return Err(e);
+        }
+        Ok(Err(e)) => {
+            let status = e.raw_response().map(|r| r.status().as_u16());
+            let e = sdk_error(e);
+            match (status, health) {
+                (Some(s), _) if s < 500 => answered(),
+                (_, Some(h)) => h.failed(&format!("{e:#}")),
+                _ => {}
+            }
+            return Err(e);
+        }
+    };
+    answered();
+    let expected = out.content_length().map(|n| n.max(0) as usize);
+    let mut body = out.body;
+    let mut bytes = Vec::with_capacity(expected.unwrap_or(0));
+    loop {
+        match tokio::time::timeout(BODY_STALL, body.try_next()).await {
+            Ok(Ok(Some(chunk))) => {
+                answered();
+                bytes.extend_from_slice(&chunk);
+            }
+            Ok(Ok(None)) => break,
+            Ok(Err(e)) => bail!("body cut after {} bytes: {e}", bytes.len()),
+            Err(_) => bail!(
+                "body stalled after {} bytes (nothing for {} s)",
+                bytes.len(),
+                BODY_STALL.as_secs()
+            ),
+        }
+    }
+    match expected {
+        Some(n) if n != bytes.len() => bail!("body cut after {} of {n} bytes", bytes.len()),
+        _ => Ok(Bytes::from(bytes)),
+    }
+}
+
 fn sdk_error<E: std::error::Error>(e: E) -> anyhow::Error {
     anyhow!(aws_sdk_s3::error::DisplayErrorContext(e).to_string())
 }

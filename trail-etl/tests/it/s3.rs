@@ -346,6 +346,58 @@ fn an_object_that_cannot_be_read_is_reported_and_the_rest_lands() {
     );
 }
 
+/// The endpoint goes away (`--down-after-gets`) or stops answering
+/// (`--hang-after-gets`) in the middle of a run: the run stops within the
+/// give-up time with an error naming the endpoint, exit 1, nothing
+/// published; the next run, with S3 back, gives the whole tables.
+fn an_outage_stops_the_run(mode: &str) {
+    let server = S3Server::start(&["trail", "lake"]);
+    server.seed("trail", "", &bucket());
+    let proxy = FaultProxy::start(&server, &[mode, "4"]);
+    let mut args = proxy.args();
+    args.extend(["--concurrency", "2", "--give-up-after", "3"].map(String::from));
+    let started = std::time::Instant::now();
+    let out = run_at("s3://trail", "s3://lake/tables", &args, &env());
+    let took = started.elapsed();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let error = out.summary["error"].as_str().unwrap();
+    let endpoint = format!("http://127.0.0.1:{}", proxy.port);
+    assert!(
+        error.contains(&format!("S3 at {endpoint} has not answered for 3 s")),
+        "{error}"
+    );
+    assert!(out.stderr.contains(&endpoint), "{}", out.stderr);
+    assert!(took < Duration::from_secs(25), "stopped after {took:?}");
+    let lake = server.bucket_dir("lake");
+    assert!(
+        files(&lake).is_empty(),
+        "nothing published: {:?}",
+        files(&lake)
+    );
+
+    let again = run_s3(&server, "s3://trail", "s3://lake/tables", &[]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    let local = tempfile::tempdir().unwrap();
+    assert_eq!(run(&bucket(), local.path(), &[]).code, 0);
+    for table in ["events", "table_access", "athena_queries"] {
+        assert_eq!(
+            canonical(&lake.join("tables"), table),
+            canonical(local.path(), table),
+            "{table}"
+        );
+    }
+}
+
+#[test]
+fn an_endpoint_that_goes_away_stops_the_run() {
+    an_outage_stops_the_run("--down-after-gets");
+}
+
+#[test]
+fn an_endpoint_that_stops_answering_stops_the_run() {
+    an_outage_stops_the_run("--hang-after-gets");
+}
+
 #[test]
 fn odd_keys_round_trip_through_s3() {
     let server = S3Server::start(&["trail"]);
