@@ -288,7 +288,7 @@ struct RunCli {
     #[arg(long, env = "TRAIL_MEMORY_MB", default_value_t = 512, value_parser = clap::value_parser!(u64).range(64..))]
     memory_mb: u64,
     /// GET requests in flight at most. Fewer when objects are large: the bytes of the objects
-    /// in flight share an eighth of --memory-mb (each request counts 32 KiB more than its object).
+    /// in flight share an eighth of --memory-mb (each request counts twice its object and 32 KiB).
     #[arg(long, env = "TRAIL_CONCURRENCY", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=1024))]
     concurrency: u64,
     /// Decoding threads (default: one per core).

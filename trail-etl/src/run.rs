@@ -54,8 +54,8 @@ pub enum OnError {
 /// Memory and concurrency limits.
 #[derive(Debug, Clone)]
 pub struct Limits {
-    /// Bytes of objects being fetched or fetched and not yet decoded, each
-    /// counting [`crate::pipeline::REQUEST_BYTES`] more than its size.
+    /// Bytes of objects being fetched or fetched and not yet decoded (each
+    /// GET counts twice its object's size and 32 KiB: see `pipeline`).
     pub fetch_bytes: usize,
     /// Bytes of decoded objects on their way to the collector.
     pub decoded_bytes: usize,
