@@ -505,7 +505,12 @@ impl Decoder {
             .and_then(|k| k.delivery_date)
             .map(days_since_epoch);
         let mut batch_start = 0;
-        self.presize(splitter.remaining());
+        // Appended objects fill a batch together: size it for a whole one.
+        self.presize(if self.appending {
+            None
+        } else {
+            splitter.remaining()
+        });
         let result = loop {
             let index = summary.records;
             let next = splitter
