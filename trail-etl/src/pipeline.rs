@@ -53,13 +53,30 @@ const HAND_OVER_ROWS: usize = 8192;
 const HAND_OVER_OBJECTS: usize = 1024;
 
 /// One object's outcome (its rows travel in shared batches).
-pub(crate) struct ObjectOutcome {
+pub struct ObjectOutcome {
     pub listed: Listed,
     pub outcome: Result<ObjectSummary, String>,
+    /// Hex SHA-256 of the object's bytes as read (see [`crate::ledger::Entry::sha256`]).
+    pub sha256: Option<String>,
+}
+
+/// Hex SHA-256 of `bytes` (SHA-NI where the CPU has it).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes).as_ref())
+}
+
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
 }
 
 /// What the pipeline gives `run` to publish.
-pub(crate) struct Collected {
+pub struct Collected {
     pub objects: Vec<ObjectOutcome>,
     pub files: Vec<PendingFile>,
 }
@@ -106,18 +123,21 @@ impl DecodeWorker {
             if self.stop.load(Ordering::Relaxed) && matches!(feed, Feed::Files { .. }) {
                 break;
             }
-            let (listed, result) = match feed {
+            let (listed, result, sha256) = match feed {
                 Feed::Files { root, todo } => {
                     let next = todo.lock().ok().and_then(|mut t| t.next());
                     let Some(listed) = next else { break };
-                    let result = match read_file(root, &listed.key, &mut self.buf) {
-                        Ok(()) => self.decoder.append_slice(&listed.key, &self.buf),
-                        Err(e) => Err(read_error(&listed.key, e)),
+                    let (result, sha256) = match read_file(root, &listed.key, &mut self.buf) {
+                        Ok(()) => (
+                            self.decoder.append_slice(&listed.key, &self.buf),
+                            Some(sha256_hex(&self.buf)),
+                        ),
+                        Err(e) => (Err(read_error(&listed.key, e)), None),
                     };
                     if self.buf.capacity() > 16 << 20 {
                         self.buf = Vec::new();
                     }
-                    (listed, result)
+                    (listed, result, sha256)
                 }
                 Feed::Fetched(rx) => {
                     let next = match rx.lock() {
@@ -127,12 +147,15 @@ impl DecodeWorker {
                     let Some((listed, body, permit)) = next else {
                         break;
                     };
-                    let result = match body {
-                        Ok(bytes) => self.decoder.append_slice(&listed.key, &bytes[..]),
-                        Err(reason) => Err(read_error(&listed.key, reason)),
+                    let (result, sha256) = match body {
+                        Ok(bytes) => (
+                            self.decoder.append_slice(&listed.key, &bytes[..]),
+                            Some(sha256_hex(&bytes)),
+                        ),
+                        Err(reason) => (Err(read_error(&listed.key, reason)), None),
                     };
                     drop(permit);
-                    (listed, result)
+                    (listed, result, sha256)
                 }
             };
             if result.is_err() && self.policy == BadRecordPolicy::Fail {
@@ -141,6 +164,7 @@ impl DecodeWorker {
             self.pending.push(ObjectOutcome {
                 listed,
                 outcome: result.map_err(|e| e.to_string()),
+                sha256,
             });
             if (self.decoder.pending_rows() >= HAND_OVER_ROWS
                 || self.pending.len() >= HAND_OVER_OBJECTS)

@@ -292,7 +292,7 @@ async fn run_async(args: &RunArgs) -> Result<Summary> {
                         etag: o.listed.etag,
                         run: run_id.clone(),
                         records: Some(s.records),
-                        sha256: None,
+                        sha256: o.sha256,
                     },
                 ));
             }
