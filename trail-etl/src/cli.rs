@@ -92,6 +92,55 @@ enum Command {
     /// Exit codes: 0 all good, 1 failed (each partition keeps either its old files or its new ones).
     #[command(verbatim_doc_comment)]
     Compact(Box<CompactCli>),
+    /// Check CloudTrail's signed digest files and the log objects they list, and with
+    /// --dest that every listed object was ingested with the same bytes.
+    ///
+    /// For every account and region under SRC (organization trails too): each digest's
+    /// SHA256withRSA signature (public keys from CloudTrail ListPublicKeys; not for a
+    /// local folder, which has no S3 metadata), the chain of digests, each listed log
+    /// object's presence and SHA-256, log objects in the hours the digests cover that no
+    /// digest lists, and with --dest the ledger's record of each listed object.
+    /// CloudTrail is reached like S3 (profile, region; AWS_ENDPOINT_URL_CLOUDTRAIL for
+    /// another endpoint).
+    ///
+    /// Examples:
+    ///   trail-etl verify --source s3://org-trail/logs --lookback 2
+    ///   trail-etl verify --source s3://org-trail/logs --dest s3://lake/cloudtrail --start 2026-03-01 --end 2026-03-31 --json
+    ///
+    /// Exit codes: 0 everything checked is valid, 3 problems found (each named on
+    /// stderr and in --json), 1 could not run, 2 usage error.
+    #[command(verbatim_doc_comment)]
+    Verify(Box<VerifyCli>),
+}
+
+#[derive(Debug, Args)]
+struct VerifyCli {
+    /// Where AWSLogs/ is: a local folder or s3://bucket/prefix (as given to `run --source`).
+    #[arg(long, env = "TRAIL_SOURCE")]
+    source: String,
+    /// Where the tables are (as given to `run --dest`): also check the ledger.
+    #[arg(long, env = "TRAIL_DEST")]
+    dest: Option<String>,
+    /// First delivery day to check, YYYY-MM-DD.
+    #[arg(long, env = "TRAIL_START", value_parser = parse_date)]
+    start: Option<NaiveDate>,
+    /// Last delivery day to check, inclusive (default: today).
+    #[arg(long, env = "TRAIL_END", value_parser = parse_date)]
+    end: Option<NaiveDate>,
+    /// When --start is not given, the last D days (today included; default 2).
+    #[arg(long, env = "TRAIL_LOOKBACK", value_name = "DAYS")]
+    lookback: Option<u32>,
+    #[command(flatten)]
+    aws: AwsCli,
+    /// Print one JSON report on stdout (`problems`, counts, `gaps`).
+    #[arg(long, env = "TRAIL_JSON")]
+    json: bool,
+    /// More logging (-v, -vv); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Less logging: errors only.
+    #[arg(short, long)]
+    quiet: bool,
 }
 
 #[derive(Debug, Args)]
@@ -355,6 +404,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run_command(*args),
         Command::Enrich(args) => enrich_command(*args),
         Command::Compact(args) => compact_command(*args),
+        Command::Verify(args) => verify_command(*args),
         Command::Ddl(args) => {
             if !args.dest.starts_with("s3://") {
                 return usage(
@@ -589,6 +639,59 @@ fn enrich_command(args: EnrichCli) -> ExitCode {
         }
     }
     ExitCode::from(summary.exit_code as u8)
+}
+
+fn verify_command(args: VerifyCli) -> ExitCode {
+    init_logging(args.verbose, args.quiet);
+    let source = match Location::parse(&args.source) {
+        Ok(l) => l,
+        Err(e) => return usage(&format!("--source {e}")),
+    };
+    let dest = match args.dest.as_deref().map(Location::parse).transpose() {
+        Ok(l) => l,
+        Err(e) => return usage(&format!("--dest {e}")),
+    };
+    let end = args.end.unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let start = lookback_start(args.start, Some(args.lookback.unwrap_or(2))).unwrap_or(end);
+    if start > end {
+        return usage("--start is after --end");
+    }
+    let opts = crate::verify::VerifyArgs {
+        source,
+        dest,
+        start,
+        end,
+        s3: args.aws.s3(),
+    };
+    let started = std::time::Instant::now();
+    let report = match crate::verify::verify(&opts) {
+        Ok(r) => r,
+        Err(e) => crate::verify::Report {
+            source: args.source.clone(),
+            dest: args.dest.clone(),
+            start: start.to_string(),
+            end: end.to_string(),
+            error: Some(format!("{e:#}")),
+            exit_code: 1,
+            duration_ms: started.elapsed().as_millis() as u64,
+            ..Default::default()
+        },
+    };
+    for p in &report.problems {
+        eprintln!("trail: verify: {}\t{}\t{}", p.kind, p.key, p.detail);
+    }
+    if let Some(e) = &report.error {
+        eprintln!("trail: verify failed: {e}");
+    }
+    if args.json {
+        print_json(&report);
+        if !args.quiet {
+            eprint!("{}", report.human());
+        }
+    } else if report.error.is_none() {
+        print!("{}", report.human());
+    }
+    ExitCode::from(report.exit_code as u8)
 }
 
 fn compact_command(args: CompactCli) -> ExitCode {

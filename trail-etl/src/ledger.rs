@@ -216,6 +216,11 @@ impl Ledger {
             .is_some_and(|v| v.iter().any(|(s, e)| *s == size && e == etag))
     }
 
+    /// Whether any version of `key` is recorded.
+    pub fn is_recorded(&self, key: &str) -> bool {
+        self.done.contains_key(key)
+    }
+
     /// The SHA-256 values recorded for `key` (one per version that had one).
     pub fn hashes(&self, key: &str) -> &[String] {
         self.hashes.get(key).map_or(&[], Vec::as_slice)

@@ -24,4 +24,5 @@ pub mod run;
 pub mod store;
 pub mod summary;
 pub mod syncer;
+pub mod verify;
 pub mod writer;

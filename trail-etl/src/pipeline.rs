@@ -44,7 +44,9 @@ const REQUEST_BYTES: usize = 32 << 10;
 /// [`REQUEST_BYTES`]. (Counting it once, 256 GETs of 200 kB objects took
 /// the 2 GiB bench bucket from S3 to 505 MiB peak RSS.)
 fn request_bytes(size: u64) -> usize {
-    (size as usize).saturating_mul(2).saturating_add(REQUEST_BYTES)
+    (size as usize)
+        .saturating_mul(2)
+        .saturating_add(REQUEST_BYTES)
 }
 
 /// A decoder hands its rows over once it holds this many...

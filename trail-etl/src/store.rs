@@ -215,6 +215,59 @@ impl Store {
         }
     }
 
+    /// The object and its user metadata (`x-amz-meta-*`, without the
+    /// prefix; none for a local folder), or `None` when it does not exist.
+    pub async fn get_with_metadata(
+        &self,
+        key: &str,
+    ) -> Result<Option<(Bytes, std::collections::HashMap<String, String>)>> {
+        match self {
+            Store::Local { .. } => Ok(self
+                .get_optional(key)
+                .await?
+                .map(|b| (b, Default::default()))),
+            Store::S3 {
+                client,
+                bucket,
+                prefix,
+            } => {
+                let full = Store::full_key(prefix, key);
+                match client.get_object().bucket(bucket).key(&full).send().await {
+                    Ok(out) => {
+                        let metadata = out.metadata().cloned().unwrap_or_default();
+                        let body = out
+                            .body
+                            .collect()
+                            .await
+                            .with_context(|| format!("reading s3://{bucket}/{full}"))?
+                            .into_bytes();
+                        Ok(Some((body, metadata)))
+                    }
+                    Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
+                    Err(e) => {
+                        Err(sdk_error(e)).with_context(|| format!("reading s3://{bucket}/{full}"))
+                    }
+                }
+            }
+        }
+    }
+
+    /// The bucket and key prefix of an S3 store (`None` for a local folder).
+    pub fn s3_bucket(&self) -> Option<(&str, &str)> {
+        match self {
+            Store::S3 { bucket, prefix, .. } => Some((bucket, prefix)),
+            Store::Local { .. } => None,
+        }
+    }
+
+    /// The full S3 key of a key relative to this store (the key itself for a local folder).
+    pub fn full_key_of(&self, key: &str) -> String {
+        match self {
+            Store::S3 { prefix, .. } => Store::full_key(prefix, key),
+            Store::Local { .. } => key.to_string(),
+        }
+    }
+
     /// The object, or `None` when it does not exist.
     pub async fn get_optional(&self, key: &str) -> Result<Option<Bytes>> {
         match self {

@@ -11,3 +11,4 @@ mod s3;
 mod s3server;
 mod sql_files;
 mod util;
+mod verify;
