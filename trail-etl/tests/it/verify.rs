@@ -490,3 +490,23 @@ fn verify_without_cloudtrail_fails_to_run_naming_the_call() {
     let error = out.report["error"].as_str().unwrap();
     assert!(error.contains("ListPublicKeys"), "{error}");
 }
+
+#[test]
+fn the_bundled_bucket_verifies_against_its_own_tables() {
+    let dest = tempfile::tempdir().unwrap();
+    let bucket = crate::util::bucket();
+    assert_eq!(crate::util::run(&bucket, dest.path(), &[]).code, 0);
+    let out = verify(
+        &bucket.to_string_lossy(),
+        &["--dest", &dest.path().to_string_lossy()],
+        &[],
+    );
+    assert_eq!(out.code, 0, "{}\n{}", out.report, out.stderr);
+    assert_eq!(out.report["digests_valid"], 1);
+    assert_eq!(out.report["logs_valid"], 1);
+    assert_eq!(
+        out.report["logs_ingested"], 1,
+        "run recorded the object's SHA-256"
+    );
+    assert_eq!(out.report["signatures_checked"], false);
+}
