@@ -463,6 +463,119 @@ pub fn write_small_bucket(dir: &Path, json_bytes: u64, seed: u64) -> std::io::Re
     Ok((files, total))
 }
 
+/// Write unsigned CloudTrail digest files for the log objects under `dir`
+/// (as [`write_bucket`] and [`write_small_bucket`] lay them out): per
+/// account, region and hour of delivery, one digest listing that hour's
+/// objects with the SHA-256 of their inflated bytes, chained to the previous
+/// hour's, delivered in the next hour's folder. Signatures would need
+/// CloudTrail's key: this is for timing `trail-etl verify` on a local
+/// folder, which cannot check them. Returns the digests written.
+pub fn write_digests(dir: &Path, bucket: &str) -> std::io::Result<u64> {
+    use std::collections::BTreeMap;
+    use std::io::Read as _;
+    // (account folder, region) -> hour (YYYYMMDDTHH) -> [(key, hash)]
+    let mut chains: BTreeMap<(String, String), BTreeMap<String, Vec<(String, String)>>> =
+        BTreeMap::new();
+    let mut stack = vec![dir.join("AWSLogs")];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let key = path
+                .strip_prefix(dir)
+                .map_err(std::io::Error::other)?
+                .to_string_lossy()
+                .replace('\\', "/");
+            let Some(at) = key.find("/CloudTrail/") else {
+                continue;
+            };
+            let base = key[..at + 1].to_string();
+            let region = key[at + 12..].split('/').next().unwrap_or("").to_string();
+            let name = key.rsplit('/').next().unwrap_or("");
+            let Some(stamp) = name.split('_').find(|p| p.len() == 14 && p.ends_with('Z')) else {
+                continue;
+            };
+            let mut json = Vec::new();
+            flate2::read::GzDecoder::new(std::fs::File::open(&path)?).read_to_end(&mut json)?;
+            let hash: String = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &json)
+                .as_ref()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            chains
+                .entry((base, region))
+                .or_default()
+                .entry(stamp[..11].to_string())
+                .or_default()
+                .push((key, hash));
+        }
+    }
+    let mut written = 0;
+    for ((base, region), hours) in chains {
+        let account = base.trim_end_matches('/').rsplit('/').next().unwrap_or("");
+        let mut previous: Option<String> = None;
+        for (hour, logs) in hours {
+            let (y, m, d, h) = (&hour[0..4], &hour[4..6], &hour[6..8], &hour[9..11]);
+            let start = format!("{y}-{m}-{d}T{h}:00:00Z");
+            let next = civil_hour(&hour, 1);
+            let end = format!(
+                "{}-{}-{}T{}:00:00Z",
+                &next[0..4],
+                &next[4..6],
+                &next[6..8],
+                &next[9..11]
+            );
+            let key = format!(
+                "{base}CloudTrail-Digest/{region}/{}/{}/{}/{account}_CloudTrail-Digest_{region}_bench_us-east-1_{}0000Z.json.gz",
+                &next[0..4], &next[4..6], &next[6..8], next
+            );
+            let files: Vec<serde_json::Value> = logs
+                .iter()
+                .map(|(k, hash)| serde_json::json!({"s3Bucket": bucket, "s3Object": k, "hashValue": hash, "hashAlgorithm": "SHA-256"}))
+                .collect();
+            let doc = serde_json::json!({
+                "awsAccountId": account, "digestStartTime": start, "digestEndTime": end,
+                "digestS3Bucket": bucket, "digestS3Object": key,
+                "digestPublicKeyFingerprint": "bench", "digestSignatureAlgorithm": "SHA256withRSA",
+                "previousDigestS3Bucket": previous.as_ref().map(|_| bucket),
+                "previousDigestS3Object": previous, "previousDigestSignature": null,
+                "logFiles": files,
+            });
+            let path = dir.join(&key);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::write(&path, gzip(doc.to_string().as_bytes()))?;
+            previous = Some(key);
+            written += 1;
+        }
+    }
+    Ok(written)
+}
+
+/// `YYYYMMDDTHH` plus `hours`.
+fn civil_hour(hour: &str, hours: i64) -> String {
+    let num = |r: std::ops::Range<usize>| hour[r].parse::<i64>().unwrap_or(0);
+    let days = days_from_civil(num(0..4), num(4..6), num(6..8));
+    let total = days * 24 + num(9..11) + hours;
+    let (y, m, d) = civil(total.div_euclid(24));
+    format!("{y:04}{m:02}{d:02}T{:02}", total.rem_euclid(24))
+}
+
+/// (year, month, day) → days since the epoch (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Days since the epoch → (year, month, day) (Howard Hinnant's algorithm).
 fn civil(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
@@ -483,6 +596,8 @@ mod tests {
     #[test]
     fn civil_dates() {
         assert_eq!(civil(0), (1970, 1, 1));
+        assert_eq!(days_from_civil(2026, 3, 2), 20_514);
+        assert_eq!(civil_hour("20260302T23", 1), "20260303T00");
         assert_eq!(civil(20_514), (2026, 3, 2));
     }
 

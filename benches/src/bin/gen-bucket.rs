@@ -5,9 +5,21 @@
 //! objects of 50 to 2,000 records (a few of 30,000), with `--small` the
 //! shape of a quiet organization trail, objects of 1 to 30 records from 40
 //! accounts and 4 regions every 5 minutes (see `benches::write_small_bucket`).
+//! `gen-bucket --digests DIR` adds unsigned hourly digest files for the log
+//! objects already in DIR (see `benches::write_digests`).
 
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().is_some_and(|a| a == "--digests") && args.len() == 2 {
+        match benches::write_digests(std::path::Path::new(&args[1]), "bench-trail") {
+            Ok(n) => println!("{n} digest files in {}", args[1]),
+            Err(e) => {
+                eprintln!("gen-bucket: {e}");
+                std::process::exit(1);
+            }
+        }
+        return;
+    }
     let small = args.first().is_some_and(|a| a == "--small");
     if small {
         args.remove(0);
