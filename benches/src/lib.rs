@@ -473,9 +473,9 @@ pub fn write_small_bucket(dir: &Path, json_bytes: u64, seed: u64) -> std::io::Re
 pub fn write_digests(dir: &Path, bucket: &str) -> std::io::Result<u64> {
     use std::collections::BTreeMap;
     use std::io::Read as _;
-    // (account folder, region) -> hour (YYYYMMDDTHH) -> [(key, hash)]
-    let mut chains: BTreeMap<(String, String), BTreeMap<String, Vec<(String, String)>>> =
-        BTreeMap::new();
+    /// Hour (`YYYYMMDDTHH`) → the (key, hash) of the objects delivered in it.
+    type Hours = BTreeMap<String, Vec<(String, String)>>;
+    let mut chains: BTreeMap<(String, String), Hours> = BTreeMap::new();
     let mut stack = vec![dir.join("AWSLogs")];
     while let Some(d) = stack.pop() {
         for entry in std::fs::read_dir(&d)? {
