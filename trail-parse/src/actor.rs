@@ -2,7 +2,8 @@
 //!
 //! | `userIdentity` | `actor` | `role_name` |
 //! |---|---|---|
-//! | any type with `onBehalfOf.userId` (IAM Identity Center) | `onBehalfOf.userId` | as below |
+//! | any type with `onBehalfOf.userId` (IAM Identity Center, trusted identity propagation) | `onBehalfOf.userId` | as below |
+//! | any type with `onBehalfOf.subject` and `subjectType` `user` but no `userId` (IAM federation path) | `onBehalfOf.subject` | as below |
 //! | `AssumedRole` | session name: `SESSION` in `arn:aws:sts::ACCT:assumed-role/ROLE/SESSION` (else the part of `principalId` after `:`) | `ROLE` (else `sessionIssuer.userName`) |
 //! | `IAMUser` | `userName` (else the last part of `arn`) | |
 //! | `Root` | `root` | |
@@ -34,6 +35,10 @@ pub struct Identity<'a> {
     pub invoked_by: Option<&'a str>,
     /// `userIdentity.onBehalfOf.userId`.
     pub on_behalf_of_user_id: Option<&'a str>,
+    /// `userIdentity.onBehalfOf.subject`.
+    pub on_behalf_of_subject: Option<&'a str>,
+    /// `userIdentity.onBehalfOf.subjectType`.
+    pub on_behalf_of_subject_type: Option<&'a str>,
     /// `userIdentity.sessionContext.sessionIssuer.type`.
     pub session_issuer_type: Option<&'a str>,
     /// `userIdentity.sessionContext.sessionIssuer.userName`.
@@ -78,8 +83,14 @@ pub fn actor<'a>(id: &Identity<'a>) -> (Option<Cow<'a, str>>, Option<Cow<'a, str
         Some(_) => nonempty(id.user_name).or(nonempty(id.principal_id)),
         None => nonempty(id.invoked_by),
     };
+    // The person behind an identity-enhanced session: the Identity Center
+    // user id, else (IAM federation path) the subject when it is a person.
     if let Some(user) = nonempty(id.on_behalf_of_user_id) {
         who = Some(user);
+    } else if id.on_behalf_of_subject_type == Some("user") {
+        if let Some(subject) = nonempty(id.on_behalf_of_subject) {
+            who = Some(subject);
+        }
     }
     if role.is_none() && id.session_issuer_type == Some("Role") {
         role = nonempty(id.session_issuer_user_name);
@@ -163,6 +174,41 @@ mod tests {
                 ..base
             }),
             (Some("191a35ec".into()), Some("Transfer".into()))
+        );
+        // Trusted identity propagation, IAM federation path: the subject,
+        // when it is a person; the user id wins when both are there.
+        let federated = Identity {
+            kind: Some("AssumedRole"),
+            arn: Some("arn:aws:sts::1:assumed-role/DataAnalystRole/example-user-1"),
+            on_behalf_of_subject: Some("jane.doe@example.com"),
+            on_behalf_of_subject_type: Some("user"),
+            ..base
+        };
+        assert_eq!(
+            run(federated),
+            (
+                Some("jane.doe@example.com".into()),
+                Some("DataAnalystRole".into())
+            )
+        );
+        assert_eq!(
+            run(Identity {
+                on_behalf_of_user_id: Some("976710cc5d-9d97"),
+                ..federated
+            })
+            .0
+            .as_deref(),
+            Some("976710cc5d-9d97")
+        );
+        assert_eq!(
+            run(Identity {
+                on_behalf_of_subject_type: Some("workload"),
+                ..federated
+            })
+            .0
+            .as_deref(),
+            Some("example-user-1"),
+            "a workload subject is not a person: the session name stays"
         );
         assert_eq!(
             run(Identity {

@@ -51,6 +51,9 @@ table! {
         web_id_federation_attributes: Text,
         on_behalf_of_user_id: Text,
         on_behalf_of_identity_store_arn: Text,
+        on_behalf_of_subject: Text,
+        on_behalf_of_subject_type: Text,
+        on_behalf_of_issuer: Text,
         in_scope_of: Text,
         request_parameters: Text,
         response_elements: Text,
@@ -390,6 +393,8 @@ fn derive_actor<'a>(row: &EventRow<'a>) -> (Option<Cow<'a, str>>, Option<Cow<'a,
         &row.on_behalf_of_user_id,
         &row.session_issuer_type,
         &row.session_issuer_user_name,
+        &row.on_behalf_of_subject,
+        &row.on_behalf_of_subject_type,
     ];
     if fields.iter().all(|f| !matches!(f, Some(Cow::Owned(_)))) {
         let id = Identity {
@@ -402,6 +407,8 @@ fn derive_actor<'a>(row: &EventRow<'a>) -> (Option<Cow<'a, str>>, Option<Cow<'a,
             on_behalf_of_user_id: long(fields[6]),
             session_issuer_type: long(fields[7]),
             session_issuer_user_name: long(fields[8]),
+            on_behalf_of_subject: long(fields[9]),
+            on_behalf_of_subject_type: long(fields[10]),
         };
         return actor(&id);
     }
@@ -415,6 +422,8 @@ fn derive_actor<'a>(row: &EventRow<'a>) -> (Option<Cow<'a, str>>, Option<Cow<'a,
         on_behalf_of_user_id: fields[6].as_deref(),
         session_issuer_type: fields[7].as_deref(),
         session_issuer_user_name: fields[8].as_deref(),
+        on_behalf_of_subject: fields[9].as_deref(),
+        on_behalf_of_subject_type: fields[10].as_deref(),
     };
     let (who, role) = actor(&id);
     (
@@ -560,6 +569,9 @@ fn user_identity<'a>(
                         "identityStoreArn" => {
                             text_into(&mut row.on_behalf_of_identity_store_arn, v.raw()?)
                         }
+                        "subject" => text_into(&mut row.on_behalf_of_subject, v.raw()?),
+                        "subjectType" => text_into(&mut row.on_behalf_of_subject_type, v.raw()?),
+                        "issuer" => text_into(&mut row.on_behalf_of_issuer, v.raw()?),
                         _ => false,
                     })
                 })?
