@@ -111,6 +111,60 @@ enum Command {
     /// stderr and in --json), 1 could not run, 2 usage error.
     #[command(verbatim_doc_comment)]
     Verify(Box<VerifyCli>),
+    /// Resolve the IAM Identity Center user ids in the tables to people: the identities table.
+    ///
+    /// Calls made through trusted identity propagation (Athena from SageMaker Unified Studio,
+    /// QuickSight, EMR...) name the person by an Identity Center user id. This collects the
+    /// ids in DEST/events (the days given, else all), asks the Identity Store's DescribeUser
+    /// for each id not known yet, and writes DEST/identities/identities.parquet: user id,
+    /// store id, user name, display name, primary e-mail, fetched at. The views show the user
+    /// name as `person`. Ids the store does not know are asked again after a week.
+    ///
+    /// Examples:
+    ///   trail-etl identities --dest s3://lake/cloudtrail --lookback 2
+    ///   trail-etl identities --dest s3://lake/cloudtrail --identity-store-region eu-west-1 \
+    ///     --identity-store-role-arn arn:aws:iam::111122223333:role/trail-identity-reader
+    ///
+    /// IAM: identitystore:DescribeUser (and sts:AssumeRole with a role). Exit codes: 0 all
+    /// good, 3 some ids could not be asked (kept for next time), 1 failed, 2 usage error.
+    #[command(verbatim_doc_comment)]
+    Identities(Box<IdentitiesCli>),
+}
+
+#[derive(Debug, Args)]
+struct IdentitiesCli {
+    /// Where the tables are: a local folder or s3://bucket/prefix (as given to `run --dest`).
+    #[arg(long, env = "TRAIL_DEST")]
+    dest: String,
+    /// First events partition day (event_date) to collect ids from, YYYY-MM-DD.
+    #[arg(long, env = "TRAIL_START", value_parser = parse_date)]
+    start: Option<NaiveDate>,
+    /// Last partition day, inclusive.
+    #[arg(long, env = "TRAIL_END", value_parser = parse_date)]
+    end: Option<NaiveDate>,
+    /// When --start is not given, only the last D days of partitions (today included).
+    #[arg(long, env = "TRAIL_LOOKBACK", value_name = "DAYS")]
+    lookback: Option<u32>,
+    /// The Identity Store's region (its ARN names none); else --region / AWS_REGION.
+    #[arg(long, env = "TRAIL_IDENTITY_STORE_REGION")]
+    identity_store_region: Option<String>,
+    /// A role to assume in the account that owns the identity store.
+    #[arg(long, env = "TRAIL_IDENTITY_STORE_ROLE_ARN")]
+    identity_store_role_arn: Option<String>,
+    /// "Now", in milliseconds since the epoch (tests: when ids fall due again).
+    #[arg(long, hide = true, env = "TRAIL_NOW_MS")]
+    now_ms: Option<i64>,
+    #[command(flatten)]
+    aws: AwsCli,
+    /// Print one JSON summary object on stdout.
+    #[arg(long, env = "TRAIL_JSON")]
+    json: bool,
+    /// More logging (-v, -vv); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Less logging: errors only.
+    #[arg(short, long)]
+    quiet: bool,
 }
 
 #[derive(Debug, Args)]
@@ -405,6 +459,7 @@ pub fn main() -> ExitCode {
         Command::Enrich(args) => enrich_command(*args),
         Command::Compact(args) => compact_command(*args),
         Command::Verify(args) => verify_command(*args),
+        Command::Identities(args) => identities_command(*args),
         Command::Ddl(args) => {
             if !args.dest.starts_with("s3://") {
                 return usage(
@@ -636,6 +691,52 @@ fn enrich_command(args: EnrichCli) -> ExitCode {
         eprint!("{}", enrich_human(&summary));
         if let Some(e) = &summary.error {
             eprintln!("trail: enrich failed: {e}");
+        }
+    }
+    ExitCode::from(summary.exit_code as u8)
+}
+
+fn identities_command(args: IdentitiesCli) -> ExitCode {
+    init_logging(args.verbose, args.quiet);
+    let dest = match Location::parse(&args.dest) {
+        Ok(l) => l,
+        Err(e) => return usage(&format!("--dest {e}")),
+    };
+    if let (Some(s), Some(e)) = (args.start, args.end) {
+        if s > e {
+            return usage("--start is after --end");
+        }
+    }
+    let opts = crate::identities::IdentitiesArgs {
+        dest: Some(dest),
+        start: lookback_start(args.start, args.lookback),
+        end: args.end,
+        s3: args.aws.s3(),
+        store_region: args.identity_store_region.clone(),
+        role_arn: args.identity_store_role_arn.clone(),
+        now_ms: args.now_ms,
+    };
+    let started = std::time::Instant::now();
+    let summary = match crate::identities::identities(&opts) {
+        Ok(s) => s,
+        Err(e) => crate::identities::IdentitiesSummary {
+            dest: args.dest.clone(),
+            error: Some(format!("{e:#}")),
+            exit_code: 1,
+            duration_ms: started.elapsed().as_millis() as u64,
+            ..Default::default()
+        },
+    };
+    if args.json {
+        print_json(&summary);
+    }
+    if !args.quiet || summary.exit_code != 0 {
+        eprint!("{}", summary.human());
+        if let Some(f) = &summary.first_failure {
+            eprintln!("trail: identities: could not ask: {f}");
+        }
+        if let Some(e) = &summary.error {
+            eprintln!("trail: identities failed: {e}");
         }
     }
     ExitCode::from(summary.exit_code as u8)

@@ -76,7 +76,16 @@ pub fn tables() -> Vec<(&'static str, SchemaRef)> {
         .map(|t| (t.name(), file_schema(*t)))
         .collect();
     out.push((crate::enrich::STATS_TABLE, crate::enrich::stats_schema()));
+    out.push((
+        crate::identities::IDENTITIES_TABLE,
+        crate::identities::identities_schema(),
+    ));
     out
+}
+
+/// Whether a table is partitioned by `event_date` (all but `identities`, one small file).
+fn partitioned(name: &str) -> bool {
+    name != crate::identities::IDENTITIES_TABLE
 }
 
 /// The DDL of one of the decoder's tables.
@@ -103,6 +112,16 @@ fn athena(name: &str, schema: &Schema, opts: &DdlOptions) -> String {
         .iter()
         .map(|f| format!("  `{}` {}", f.name(), hive_type(f.data_type())))
         .collect();
+    if !partitioned(name) {
+        return format!(
+            "CREATE EXTERNAL TABLE IF NOT EXISTS `{db}`.`{name}` (\n{cols}\n)\n\
+             STORED AS PARQUET\n\
+             LOCATION '{location}'\n\
+             TBLPROPERTIES ('classification' = 'parquet');\n",
+            db = opts.database,
+            cols = columns.join(",\n"),
+        );
+    }
     format!(
         "CREATE EXTERNAL TABLE IF NOT EXISTS `{db}`.`{name}` (\n{cols}\n)\n\
          PARTITIONED BY (`{part}` string)\n\
@@ -132,6 +151,18 @@ fn trino(name: &str, schema: &Schema, opts: &DdlOptions) -> String {
         .iter()
         .map(|f| format!("  \"{}\" {}", f.name(), trino_type(f.data_type())))
         .collect();
+    if !partitioned(name) {
+        return format!(
+            "CREATE TABLE IF NOT EXISTS \"{cat}\".\"{db}\".\"{name}\" (\n{cols}\n)\n\
+             WITH (\n\
+             \x20 format = 'PARQUET',\n\
+             \x20 external_location = '{location}'\n\
+             );\n",
+            cat = opts.catalog,
+            db = opts.database,
+            cols = columns.join(",\n"),
+        );
+    }
     columns.push(format!("  \"{PARTITION_COLUMN}\" varchar"));
     format!(
         "CREATE TABLE IF NOT EXISTS \"{cat}\".\"{db}\".\"{name}\" (\n{cols}\n)\n\

@@ -15,6 +15,7 @@ pub mod ddl;
 pub mod enrich;
 pub mod hash;
 pub mod health;
+pub mod identities;
 pub mod ledger;
 pub mod listing;
 pub mod location;

@@ -107,16 +107,16 @@ fn enrich_fetches_statistics_once_and_records_unknown_ids() {
     let athena = FakeAthena::start(&["--throttle", "2"]);
     let s = athena.enrich(dest.path());
     assert_eq!(s["exit_code"], 0, "{s}");
-    assert_eq!(s["queries_seen"], 7);
-    assert_eq!(s["requested"], 7);
-    assert_eq!(s["found"], 6);
+    assert_eq!(s["queries_seen"], 9);
+    assert_eq!(s["requested"], 9);
+    assert_eq!(s["found"], 8);
     assert_eq!(s["unknown"], 1, "the 2017 query is past Athena's retention");
-    // One call per region (eu-west-1: 6 ids, us-east-1: 1); the first was throttled twice.
-    assert_eq!(athena.requests(), vec![6, 6, 6, 1]);
+    // One call per region (eu-west-1: 8 ids, us-east-1: 1); the first was throttled twice.
+    assert_eq!(athena.requests(), vec![8, 8, 8, 1]);
 
     let stats = table_rows(dest.path(), "athena_query_stats");
     let all = arrow_select::concat::concat_batches(&stats[0].schema(), &stats).unwrap();
-    assert_eq!(all.num_rows(), 6);
+    assert_eq!(all.num_rows(), 8);
     let ids = all
         .column_by_name("query_execution_id")
         .unwrap()
@@ -144,13 +144,17 @@ fn enrich_fetches_statistics_once_and_records_unknown_ids() {
         .collect();
     assert_eq!(
         partitions,
-        vec!["event_date=2026-03-02", "event_date=2026-03-03"]
+        vec![
+            "event_date=2026-03-02",
+            "event_date=2026-03-03",
+            "event_date=2026-03-04"
+        ]
     );
 
     // A second run asks nothing: found and unknown ids are settled.
     let again = athena.enrich(dest.path());
     assert_eq!(again["requested"], 0);
-    assert_eq!(again["already_done"], 7);
+    assert_eq!(again["already_done"], 9);
     assert_eq!(athena.requests().len(), 4);
 }
 
@@ -162,7 +166,7 @@ fn unprocessed_ids_are_retried_then_given_up() {
     let first = athena.enrich(dest.path());
     assert_eq!(
         (first["found"].as_u64(), first["unprocessed"].as_u64()),
-        (Some(5), Some(1))
+        (Some(7), Some(1))
     );
     let second = athena.enrich(dest.path());
     assert_eq!(
@@ -223,8 +227,8 @@ fn run_with_enrich_does_both() {
         &env,
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(out.summary["enrich"]["found"], 6);
-    assert_eq!(files(&dest.path().join("athena_query_stats")).len(), 2);
+    assert_eq!(out.summary["enrich"]["found"], 8);
+    assert_eq!(files(&dest.path().join("athena_query_stats")).len(), 3);
 }
 
 #[test]
@@ -234,13 +238,13 @@ fn enrich_reads_only_the_partitions_in_range_and_its_table_compacts() {
     let athena = FakeAthena::start(&[]);
     let s = athena.enrich_with(dest.path(), &["--start", "2026-01-01"]);
     assert_eq!(s["exit_code"], 0, "{s}");
-    assert_eq!(s["queries_seen"], 6, "the 2017 partition is not read");
-    assert_eq!(s["found"], 6);
+    assert_eq!(s["queries_seen"], 8, "the 2017 partition is not read");
+    assert_eq!(s["found"], 8);
     // The rest later: only the 2017 query is new.
     let s = athena.enrich(dest.path());
     assert_eq!(
         (s["already_done"].as_u64(), s["requested"].as_u64()),
-        (Some(6), Some(1))
+        (Some(8), Some(1))
     );
     let before = table_rows(dest.path(), "athena_query_stats")
         .iter()

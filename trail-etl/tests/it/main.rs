@@ -6,6 +6,7 @@
 mod compact;
 mod enrich;
 mod hostile;
+mod identities;
 mod local;
 mod s3;
 mod s3server;

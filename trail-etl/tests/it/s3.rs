@@ -48,7 +48,7 @@ fn s3_to_s3_gives_the_same_tables_as_local() {
         &[],
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(out.summary["rows"]["events"], 66);
+    assert_eq!(out.summary["rows"]["events"], 70);
 
     let local = tempfile::tempdir().unwrap();
     assert_eq!(run(&bucket(), local.path(), &[]).code, 0);
@@ -100,7 +100,7 @@ fn listing_pages_past_1000_keys_and_honours_bounds() {
         "s3://big/out",
         &["--org-id", "o-exampleorg1", "--dry-run"],
     );
-    assert_eq!(org.summary["objects_read"], 4);
+    assert_eq!(org.summary["objects_read"], 5);
 
     let all = run_s3(
         &server,
@@ -170,7 +170,7 @@ fn shards_over_s3_cover_everything_exactly_once() {
     assert!(a.summary["run_id"].as_str().unwrap().ends_with("s0of2"));
     assert!(b.summary["run_id"].as_str().unwrap().ends_with("s1of2"));
     let ids = row_ids(&server.bucket_dir("trail").join("tables"), "events");
-    assert_eq!(ids.len(), 66);
+    assert_eq!(ids.len(), 70);
     assert!(ids.values().all(|&n| n == 1));
 }
 
@@ -333,7 +333,7 @@ fn an_object_that_cannot_be_read_is_reported_and_the_rest_lands() {
         .ends_with("LateDelivery02.json.gz"));
     let reason = bad[0]["reason"].as_str().unwrap();
     assert!(reason.contains("4 attempts"), "{reason}");
-    assert_eq!(out.summary["rows"]["events"], 66 - 5);
+    assert_eq!(out.summary["rows"]["events"], 70 - 5);
     // Still not in the ledger: the next run (faults gone) reads it and nothing else.
     let again = run_s3(&server, "s3://trail", "s3://lake/tables", &[]);
     assert_eq!(
@@ -342,7 +342,7 @@ fn an_object_that_cannot_be_read_is_reported_and_the_rest_lands() {
     );
     assert_eq!(
         row_ids(&server.bucket_dir("lake").join("tables"), "events").len(),
-        66
+        70
     );
 }
 
