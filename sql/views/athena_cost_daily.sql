@@ -3,14 +3,15 @@
 -- scanned, bytes billed and USD at the price in athena_price.
 --
 -- Example: cost per person this month.
---   SELECT actor, sum(queries) AS queries, sum(data_scanned_bytes) / 1e9 AS gb_scanned, round(sum(usd), 2) AS usd
+--   SELECT person, sum(queries) AS queries, sum(data_scanned_bytes) / 1e9 AS gb_scanned, round(sum(usd), 2) AS usd
 --   FROM athena_cost_daily
 --   WHERE event_date >= '2026-03-01'
---   GROUP BY actor ORDER BY usd DESC;
+--   GROUP BY person ORDER BY usd DESC;
 CREATE OR REPLACE VIEW athena_cost_daily AS
 SELECT
   event_date,
   actor,
+  person,
   role_name,
   workgroup,
   count(*) AS queries,
@@ -20,4 +21,4 @@ SELECT
   sum(billed_bytes) AS billed_bytes,
   sum(usd) AS usd
 FROM athena_query_costs
-GROUP BY 1, 2, 3, 4
+GROUP BY 1, 2, 3, 4, 5

@@ -6,7 +6,7 @@
 -- Example: queries per workgroup today, duplicates removed.
 --   SELECT workgroup, count(*) FROM athena_queries_unique WHERE event_date = '2026-03-02' GROUP BY 1;
 CREATE OR REPLACE VIEW athena_queries_unique AS
-SELECT *
+SELECT numbered.*, coalesce(p.person, numbered.actor) AS person
 FROM (
   SELECT
     q.*,
@@ -16,4 +16,5 @@ FROM (
     ) AS copy_number
   FROM athena_queries AS q
 ) AS numbered
-WHERE copy_number = 1
+LEFT JOIN people AS p ON p.actor = numbered.actor
+WHERE numbered.copy_number = 1

@@ -37,6 +37,7 @@ billed AS (
     q.event_time,
     q.query_execution_id,
     q.actor,
+    coalesce(pe.person, q.actor) AS person,
     q.role_name,
     q.workgroup,
     coalesce(s.database_name, q.database_name) AS database_name,
@@ -62,6 +63,7 @@ billed AS (
     p.usd_per_tb
   FROM queries AS q
   LEFT JOIN stats AS s ON s.query_execution_id = q.query_execution_id
+  LEFT JOIN people AS pe ON pe.actor = q.actor
   CROSS JOIN athena_price AS p
 )
 SELECT
@@ -69,6 +71,7 @@ SELECT
   event_time,
   query_execution_id,
   actor,
+  person,
   role_name,
   workgroup,
   database_name,

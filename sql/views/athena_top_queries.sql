@@ -2,7 +2,7 @@
 -- them and their SQL text.
 --
 -- Example: the ten costliest queries of a day.
---   SELECT rank_in_day, actor, workgroup, round(usd, 4) AS usd, data_scanned_bytes, query
+--   SELECT rank_in_day, person, workgroup, round(usd, 4) AS usd, data_scanned_bytes, query
 --   FROM athena_top_queries
 --   WHERE event_date = '2026-03-02' AND rank_in_day <= 10
 --   ORDER BY rank_in_day;
@@ -12,6 +12,7 @@ SELECT
   rank() OVER (PARTITION BY event_date ORDER BY billed_bytes DESC) AS rank_in_day,
   event_time,
   actor,
+  person,
   role_name,
   workgroup,
   query_execution_id,

@@ -4,7 +4,7 @@
 -- filter or a SELECT * on a wide table.
 --
 -- Example: this week's surprises.
---   SELECT actor, event_time, data_scanned_bytes, times_usual, round(usd, 2) AS usd, query
+--   SELECT person, event_time, data_scanned_bytes, times_usual, round(usd, 2) AS usd, query
 --   FROM athena_unusual_queries
 --   WHERE event_date >= '2026-03-01'
 --   ORDER BY usd DESC;
@@ -28,6 +28,7 @@ SELECT
   event_date,
   event_time,
   actor,
+  person,
   role_name,
   workgroup,
   query_execution_id,

@@ -3,10 +3,10 @@
 -- UnauthorizedOperation, ...). Each event counts once.
 --
 -- Example: who was denied most this week?
---   SELECT actor, sum(calls) AS denied
+--   SELECT person, sum(calls) AS denied
 --   FROM failed_calls_daily
 --   WHERE denied AND event_date >= '2026-03-01'
---   GROUP BY actor ORDER BY denied DESC;
+--   GROUP BY person ORDER BY denied DESC;
 CREATE OR REPLACE VIEW failed_calls_daily AS
 WITH failed AS (
   SELECT *
@@ -30,16 +30,18 @@ WITH failed AS (
   WHERE copy_number = 1
 )
 SELECT
-  event_date,
-  actor,
-  role_name,
-  event_source,
-  event_name,
-  error_code,
-  (error_code LIKE '%AccessDenied%' OR error_code LIKE '%Unauthorized%' OR error_code = 'Forbidden') AS denied,
+  f.event_date,
+  f.actor,
+  coalesce(p.person, f.actor) AS person,
+  f.role_name,
+  f.event_source,
+  f.event_name,
+  f.error_code,
+  (f.error_code LIKE '%AccessDenied%' OR f.error_code LIKE '%Unauthorized%' OR f.error_code = 'Forbidden') AS denied,
   count(*) AS calls,
-  min(event_time) AS first_seen,
-  max(event_time) AS last_seen,
-  max(error_message) AS sample_error_message
-FROM failed
-GROUP BY 1, 2, 3, 4, 5, 6, 7
+  min(f.event_time) AS first_seen,
+  max(f.event_time) AS last_seen,
+  max(f.error_message) AS sample_error_message
+FROM failed AS f
+LEFT JOIN people AS p ON p.actor = f.actor
+GROUP BY 1, 2, 3, 4, 5, 6, 7, 8

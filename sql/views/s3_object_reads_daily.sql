@@ -4,7 +4,7 @@
 -- counts once.
 --
 -- Example: who read the most from the lake bucket today?
---   SELECT actor, key_prefix, objects_read, bytes_out / 1e9 AS gigabytes
+--   SELECT person, key_prefix, objects_read, bytes_out / 1e9 AS gigabytes
 --   FROM s3_object_reads_daily
 --   WHERE bucket = 'example-lake-210987654321' AND event_date = '2026-03-02'
 --   ORDER BY bytes_out DESC;
@@ -31,12 +31,14 @@ WITH reads AS (
   WHERE copy_number = 1
 )
 SELECT
-  event_date,
-  actor,
-  role_name,
-  bucket,
-  split_part(object_key, '/', 1) AS key_prefix,
+  r.event_date,
+  r.actor,
+  coalesce(p.person, r.actor) AS person,
+  r.role_name,
+  r.bucket,
+  split_part(r.object_key, '/', 1) AS key_prefix,
   count(*) AS objects_read,
-  sum(bytes_out) AS bytes_out
-FROM reads
-GROUP BY 1, 2, 3, 4, 5
+  sum(r.bytes_out) AS bytes_out
+FROM reads AS r
+LEFT JOIN people AS p ON p.actor = r.actor
+GROUP BY 1, 2, 3, 4, 5, 6

@@ -3,7 +3,7 @@
 -- CloudTrail removed), with who, how, and the Athena query when known.
 --
 -- Example: the audit trail of sales.orders in March.
---   SELECT event_time, actor, role_name, event_name, via, athena_query_id, error_code
+--   SELECT event_time, person, role_name, event_name, via, athena_query_id, error_code
 --   FROM table_audit
 --   WHERE database_name = 'sales' AND table_name = 'orders'
 --     AND event_date BETWEEN '2026-03-01' AND '2026-03-31'
@@ -17,6 +17,7 @@ SELECT
   table_name,
   access_level,
   actor,
+  person,
   role_name,
   principal_arn,
   event_source,

@@ -9,7 +9,7 @@
 -- calls (GetTables, GetDatabase) have a NULL table_name.
 --
 -- Example: who read sales.orders since March 1st, and how?
---   SELECT event_date, actor, via, calls, denied_calls
+--   SELECT event_date, person, via, calls, denied_calls
 --   FROM table_reads_daily
 --   WHERE database_name = 'sales' AND table_name = 'orders' AND event_date >= '2026-03-01'
 --   ORDER BY event_date, calls DESC;
@@ -17,6 +17,7 @@ CREATE OR REPLACE VIEW table_reads_daily AS
 SELECT
   event_date,
   actor,
+  person,
   role_name,
   database_name,
   table_name,
@@ -34,4 +35,4 @@ SELECT
   max(event_time) AS last_seen
 FROM table_access_unique
 WHERE read_only IS DISTINCT FROM false
-GROUP BY 1, 2, 3, 4, 5, 6, 7
+GROUP BY 1, 2, 3, 4, 5, 6, 7, 8

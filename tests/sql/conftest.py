@@ -34,10 +34,23 @@ def free_port() -> int:
 @contextlib.contextmanager
 def fake_athena():
     """The local stand-in for Athena's API with the fixture history (tests/athena)."""
+    with stand_in("athena/fake_athena.py", "--history", str(ROOT / "tests" / "athena" / "history.json")) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def fake_identitystore():
+    """The local stand-in for the Identity Store API with the fixture users (tests/identitystore)."""
+    with stand_in("identitystore/fake_identitystore.py", "--users", str(ROOT / "tests" / "identitystore" / "users.json")) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def stand_in(script, *args):
+    """One of the tests' local API stand-ins, on a free port; its URL."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "athena" / "fake_athena.py"), "--port", str(port),
-         "--history", str(ROOT / "tests" / "athena" / "history.json")],
+        [sys.executable, str(ROOT / "tests" / script), "--port", str(port), *args],
     )
     try:
         deadline = time.time() + 20
@@ -59,6 +72,20 @@ def enrich(dest: str, athena_url: str, extra=()):
     env = dict(os.environ, **AWS_TEST_ENV)
     env.pop("AWS_PROFILE", None)
     subprocess.run([trail_etl(), "enrich", "--dest", dest, "--athena-endpoint-url", athena_url, "-q", *extra], check=True, env=env)
+
+
+def identities(dest: str, identitystore_url: str, extra=()):
+    """`trail-etl identities` against the Identity Store stand-in."""
+    env = dict(os.environ, **AWS_TEST_ENV, AWS_ENDPOINT_URL_IDENTITYSTORE=identitystore_url)
+    env.pop("AWS_PROFILE", None)
+    subprocess.run([trail_etl(), "identities", "--dest", dest, "-q", *extra], check=True, env=env)
+
+
+# The identities table, for a destination where `trail-etl identities` has not run.
+EMPTY_IDENTITIES = (
+    "CREATE TABLE identities (user_id VARCHAR, identity_store_id VARCHAR, user_name VARCHAR, "
+    "display_name VARCHAR, email VARCHAR, fetched_at TIMESTAMPTZ)"
+)
 
 
 def create_views(execute):
@@ -92,12 +119,24 @@ def dest() -> pathlib.Path:
     )
     with fake_athena() as url:
         enrich(str(out), url)
+    with fake_identitystore() as url:
+        identities(str(out), url)
     return out
 
 
 @pytest.fixture(scope="session")
 def db(dest):
-    """DuckDB with the three tables and every view of sql/views, transpiled from Athena SQL."""
+    """DuckDB with the tables (identities resolved) and every view of sql/views, transpiled from Athena SQL."""
+    return duck(dest, with_identities=True)
+
+
+@pytest.fixture(scope="session")
+def db_without_identities(dest):
+    """The same, before `trail-etl identities` has run: an empty identities table."""
+    return duck(dest, with_identities=False)
+
+
+def duck(dest, with_identities):
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     for table in TABLES:
@@ -105,6 +144,10 @@ def db(dest):
             f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{dest}/{table}/*/*.parquet', "
             "hive_partitioning = true, hive_types = {'event_date': 'VARCHAR'})"
         )
+    if with_identities:
+        con.execute(f"CREATE VIEW identities AS SELECT * FROM read_parquet('{dest}/identities/*.parquet')")
+    else:
+        con.execute(EMPTY_IDENTITIES)
 
     def create(path):
         for statement in sqlglot.transpile(path.read_text(), read="athena", write="duckdb"):
