@@ -17,12 +17,13 @@ import socket
 import subprocess
 import tempfile
 import time
+import json
 import urllib.request
 
 import pytest
 
 from cases import ABSENT_CASES, CASES
-from conftest import ROOT, TABLES, create_views, enrich, fake_athena, fake_identitystore, identities, trail_etl
+from conftest import AWS_TEST_ENV, ROOT, TABLES, create_views, enrich, fake_athena, fake_identitystore, identities, stand_in, trail_etl
 from trino_client import execute, statements
 
 ACCESS, SECRET = "trail-test-access", "trail-test-secret"
@@ -50,7 +51,12 @@ def wait_for(check, what: str, timeout: float):
 
 
 @pytest.fixture(scope="module")
-def trino():
+def trino(trino_and_s3):
+    return trino_and_s3[0]
+
+
+@pytest.fixture(scope="module")
+def trino_and_s3():
     home = os.environ.get("TRINO_HOME")
     if not home:
         if os.environ.get("TRAIL_REQUIRE_TRINO"):
@@ -126,7 +132,7 @@ def trino():
             BEFORE_IDENTITIES[name] = execute(base, query)[1]
         with fake_identitystore() as url:
             identities("s3://lake/tables", url, ["--endpoint-url", f"http://127.0.0.1:{s3_port}", "--force-path-style"])
-        yield base
+        yield base, s3_port
     finally:
         for p in reversed(processes):
             p.kill()
@@ -212,3 +218,102 @@ def test_view_results_on_trino(trino, name):
 @pytest.mark.parametrize("name", sorted(ABSENT_CASES))
 def test_views_before_identities_are_resolved_on_trino(trino, name):
     assert BEFORE_IDENTITIES[name] == ABSENT_CASES[name][1]
+
+
+def athena_call(url, target, body):
+    """One call of Athena's JSON protocol to the stand-in (it checks no signature)."""
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), method="POST",
+        headers={"X-Amz-Target": f"AmazonAthena.{target}", "Content-Type": "application/x-amz-json-1.1"},
+    )
+    with urllib.request.urlopen(request, timeout=300) as response:
+        return json.load(response)
+
+
+def athena_rows(url, sql, database):
+    """Run a query through the stand-in's Athena API; its rows as strings (the header row dropped)."""
+    qid = athena_call(url, "StartQueryExecution", {"QueryString": sql, "QueryExecutionContext": {"Database": database}})["QueryExecutionId"]
+    status = athena_call(url, "GetQueryExecution", {"QueryExecutionId": qid})["QueryExecution"]["Status"]
+    assert status["State"] == "SUCCEEDED", status
+    rows, token, first = [], None, True
+    while True:
+        page = athena_call(url, "GetQueryResults", {"QueryExecutionId": qid, **({"NextToken": token} if token else {}), "MaxResults": 2})
+        got = [[d.get("VarCharValue") for d in r["Data"]] for r in page["ResultSet"]["Rows"]]
+        rows.extend(got[1:] if first else got)
+        first = False
+        token = page.get("NextToken")
+        if not token:
+            return rows
+
+
+def install(url, s3_port, *extra):
+    env = dict(os.environ, **AWS_TEST_ENV, AWS_ENDPOINT_URL_ATHENA=url)
+    env.pop("AWS_PROFILE", None)
+    return subprocess.run(
+        [trail_etl(), "athena", "install", "--dest", "s3://lake/tables", "--json", *extra],
+        capture_output=True, text=True, env=env,
+    )
+
+
+def test_athena_install_creates_everything_once_and_every_view_answers(trino_and_s3, tmp_path):
+    """`trail-etl athena install` through a stand-in for Athena's API that runs
+    each statement on the Trino server (Athena's Hive DDL as the Trino form
+    trail-etl generates), into a database of its own."""
+    base, s3_port = trino_and_s3
+    log = tmp_path / "athena.jsonl"
+    with stand_in("athena/fake_athena.py", "--history", str(ROOT / "tests" / "athena" / "history.json"),
+                  "--trino", base, "--trail-etl", trail_etl(), "--log", str(log)) as url:
+        first = install(url, s3_port, "--database", "installed", "--workgroup", "analysts",
+                        "--output-location", "s3://lake/athena-results/")
+        assert first.returncode == 0, first.stderr
+        summary = json.loads(first.stdout)
+        views = sorted(p.stem for p in (ROOT / "sql" / "views").glob("*.sql"))
+        assert sorted(summary["tables_created"]) == sorted(TABLES + ("identities",))
+        assert sorted(summary["views"]) == views
+        assert summary["views"].index("people") < summary["views"].index("table_access_unique")
+        sent = [json.loads(line) for line in log.read_text().splitlines()]
+        assert sent[0]["query"] == "CREATE DATABASE IF NOT EXISTS `installed`"
+        # Every view answers through the API, with the rows it has in the database the tests built directly.
+        for view in views:
+            got = athena_rows(url, f"SELECT count(*) FROM {view}", "installed")
+            _, expected = execute(base, f"SELECT count(*) FROM {view}")
+            assert got == [[str(expected[0][0])]], view
+        assert athena_rows(url, "SELECT person FROM athena_cost_daily WHERE event_date = '2026-03-04' ORDER BY 1", "installed") == [
+            ["ana.silva"], ["reporting-scheduler"]]
+
+        # Twice: no table created or dropped, the views replaced by themselves.
+        before = len(log.read_text().splitlines())
+        second = install(url, s3_port, "--database", "installed")
+        assert second.returncode == 0, second.stderr
+        again = json.loads(second.stdout)
+        assert again["tables_created"] == [] and again["tables_replaced"] == []
+        assert sorted(again["tables_unchanged"]) == sorted(TABLES + ("identities",))
+        later = [json.loads(line)["query"] or "" for line in log.read_text().splitlines()[before:]]
+        assert not any("CREATE EXTERNAL TABLE" in q or "DROP TABLE" in q for q in later), later
+
+        # A table whose columns changed is dropped and created again.
+        execute(base, "DROP TABLE hive.installed.identities")
+        execute(base, "CREATE TABLE hive.installed.identities (user_id varchar) "
+                      "WITH (format = 'PARQUET', external_location = 's3://lake/tables/identities/')")
+        third = json.loads(install(url, s3_port, "--database", "installed").stdout)
+        assert third["tables_replaced"] == ["identities"]
+        assert athena_rows(url, "SELECT count(*) FROM people", "installed") == [["1"]]
+
+        # --dry-run prints the statements in order and calls nothing.
+        before = len(log.read_text().splitlines())
+        dry = install(url, s3_port, "--database", "installed", "--dry-run")
+        assert dry.returncode == 0
+        assert dry.stdout.startswith("-- trail-etl\nCREATE DATABASE IF NOT EXISTS `installed`;")
+        assert dry.stdout.count("-- sql/views/") == len(views)
+        assert len(log.read_text().splitlines()) == before
+
+        # A failing statement stops the install with Athena's error and its file.
+        # (A table where the view `people` goes: CREATE OR REPLACE VIEW fails.)
+        execute(base, "CREATE SCHEMA IF NOT EXISTS hive.broken")
+        execute(base, "CREATE TABLE hive.broken.people (user_id varchar) "
+                      "WITH (format = 'PARQUET', external_location = 's3://lake/tables/identities/')")
+        failed = install(url, s3_port, "--database", "broken")
+        assert failed.returncode == 1, failed.stderr
+        assert "trail: athena install failed: sql/views/people.sql: Athena: " in failed.stderr, failed.stderr
+        report = json.loads(failed.stdout)
+        assert report["exit_code"] == 1 and "people.sql" in report["error"]

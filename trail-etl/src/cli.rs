@@ -129,6 +129,62 @@ enum Command {
     /// good, 3 some ids could not be asked (kept for next time), 1 failed, 2 usage error.
     #[command(verbatim_doc_comment)]
     Identities(Box<IdentitiesCli>),
+    /// Athena in one command: install the database, tables and views.
+    #[command(subcommand)]
+    Athena(AthenaCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AthenaCommand {
+    /// Create the database, the tables (`trail-etl ddl`) and every view of sql/views in Athena.
+    ///
+    /// Through the Athena API (StartQueryExecution, then GetQueryExecution until it ends):
+    /// CREATE DATABASE IF NOT EXISTS, each table (created when missing, created again when
+    /// its columns changed, else left alone), then the views, which ship inside the binary,
+    /// in dependency order. Running it twice changes nothing. A failing statement stops the
+    /// install with Athena's error and the file it came from.
+    ///
+    /// Examples:
+    ///   trail-etl athena install --dest s3://lake/cloudtrail --database cloudtrail
+    ///   trail-etl athena install --dest s3://lake/cloudtrail --database cloudtrail --workgroup admin \
+    ///     --output-location s3://athena-results/trail/
+    ///   trail-etl athena install --dest s3://lake/cloudtrail --database cloudtrail --dry-run > install.sql
+    ///
+    /// IAM: athena:StartQueryExecution, athena:GetQueryExecution, athena:GetQueryResults;
+    /// glue:CreateDatabase, glue:GetDatabase, glue:CreateTable, glue:GetTable, glue:UpdateTable,
+    /// glue:DeleteTable; s3 read and write on the output location.
+    #[command(verbatim_doc_comment)]
+    Install(Box<InstallCli>),
+}
+
+#[derive(Debug, Args)]
+struct InstallCli {
+    /// Where the tables are: s3://bucket/prefix (as given to `run --dest`).
+    #[arg(long, env = "TRAIL_DEST")]
+    dest: String,
+    /// The Athena database to create or update.
+    #[arg(long, env = "TRAIL_DATABASE", default_value = "cloudtrail")]
+    database: String,
+    /// The workgroup to run the statements in (else the caller's default, `primary`).
+    #[arg(long, env = "TRAIL_WORKGROUP")]
+    workgroup: Option<String>,
+    /// Where Athena writes the statements' results (else the workgroup's setting).
+    #[arg(long, env = "TRAIL_OUTPUT_LOCATION")]
+    output_location: Option<String>,
+    /// Print the statements in order, each after a comment naming its file; call nothing.
+    #[arg(long, env = "TRAIL_DRY_RUN")]
+    dry_run: bool,
+    #[command(flatten)]
+    aws: AwsCli,
+    /// Print one JSON summary object on stdout.
+    #[arg(long, env = "TRAIL_JSON")]
+    json: bool,
+    /// More logging (-v, -vv); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Less logging: errors only.
+    #[arg(short, long)]
+    quiet: bool,
 }
 
 #[derive(Debug, Args)]
@@ -460,6 +516,7 @@ pub fn main() -> ExitCode {
         Command::Compact(args) => compact_command(*args),
         Command::Verify(args) => verify_command(*args),
         Command::Identities(args) => identities_command(*args),
+        Command::Athena(AthenaCommand::Install(args)) => install_command(*args),
         Command::Ddl(args) => {
             if !args.dest.starts_with("s3://") {
                 return usage(
@@ -691,6 +748,66 @@ fn enrich_command(args: EnrichCli) -> ExitCode {
         eprint!("{}", enrich_human(&summary));
         if let Some(e) = &summary.error {
             eprintln!("trail: enrich failed: {e}");
+        }
+    }
+    ExitCode::from(summary.exit_code as u8)
+}
+
+fn install_command(args: InstallCli) -> ExitCode {
+    init_logging(args.verbose, args.quiet);
+    let database_ok = !args.database.is_empty()
+        && args
+            .database
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !database_ok {
+        return usage("--database: letters, digits and underscores only (Athena's rule)");
+    }
+    let opts = crate::athena_install::InstallArgs {
+        dest: args.dest.clone(),
+        database: args.database.to_ascii_lowercase(),
+        workgroup: args.workgroup.clone(),
+        output_location: args.output_location.clone(),
+        dry_run: args.dry_run,
+        s3: args.aws.s3(),
+        athena_endpoint_url: args.aws.athena_endpoint_url.clone(),
+    };
+    if args.dry_run {
+        return match crate::athena_install::plan(&opts) {
+            Ok(statements) => {
+                use std::io::Write as _;
+                let mut out = std::io::stdout().lock();
+                for st in statements {
+                    // A closed pipe (`| head`) ends the listing, not in a panic.
+                    if writeln!(out, "-- {}\n{};\n", st.source, st.sql).is_err() {
+                        break;
+                    }
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => usage(&format!("{e:#}")),
+        };
+    }
+    let started = std::time::Instant::now();
+    let summary = match crate::athena_install::install(&opts) {
+        Ok(s) => s,
+        Err(e) => crate::athena_install::InstallSummary {
+            database: opts.database.clone(),
+            error: Some(format!("{e:#}")),
+            exit_code: 1,
+            duration_ms: started.elapsed().as_millis() as u64,
+            ..Default::default()
+        },
+    };
+    if args.json {
+        print_json(&summary);
+    }
+    if !args.quiet || summary.exit_code != 0 {
+        if summary.error.is_none() {
+            eprint!("{}", summary.human());
+        }
+        if let Some(e) = &summary.error {
+            eprintln!("trail: athena install failed: {e}");
         }
     }
     ExitCode::from(summary.exit_code as u8)

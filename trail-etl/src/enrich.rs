@@ -383,7 +383,7 @@ fn entry(w: &Wanted, status: &str, attempts: u64, run: &str) -> (String, Entry) 
     )
 }
 
-async fn athena_client(
+pub(crate) async fn athena_client(
     s3: &S3Options,
     endpoint: Option<&str>,
     region: Option<&str>,

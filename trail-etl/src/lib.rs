@@ -9,6 +9,7 @@
 
 #[cfg(feature = "tcmalloc")]
 pub mod alloc;
+pub mod athena_install;
 pub mod cli;
 pub mod compact;
 pub mod ddl;
