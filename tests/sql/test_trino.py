@@ -317,3 +317,101 @@ def test_athena_install_creates_everything_once_and_every_view_answers(trino_and
         assert "trail: athena install failed: sql/views/people.sql: Athena: " in failed.stderr, failed.stderr
         report = json.loads(failed.stdout)
         assert report["exit_code"] == 1 and "people.sql" in report["error"]
+
+
+def expand_macros(sql, start, end):
+    """The range macros as Grafana's Athena data source expands them (pkg/athena/macros.go)."""
+    return sql.replace("$__timeFrom()", f"TIMESTAMP '{start} 00:00:00'").replace("$__timeTo()", f"TIMESTAMP '{end} 23:59:59'")
+
+
+def chromium():
+    """Debian's chromium, which .ci/run installs; without it the browser check is skipped (failed under CI)."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not found:
+        if os.environ.get("TRAIL_REQUIRE_CHROMIUM"):
+            pytest.fail("chromium is not installed (bash .ci/run installs Debian's chromium package)")
+        pytest.skip("chromium not installed: run bash .ci/run to include the browser check")
+    return found
+
+
+def test_athena_report_and_dashboard_answer_through_the_stand_in(trino_and_s3, tmp_path):
+    """The report and the dashboard from a lake `run` wrote, through the Athena
+    stand-in; the page opened in a headless browser, which requests nothing."""
+    base, s3_port = trino_and_s3
+    with stand_in("athena/fake_athena.py", "--history", str(ROOT / "tests" / "athena" / "history.json"),
+                  "--trino", base, "--trail-etl", trail_etl()) as url:
+        assert install(url, s3_port, "--database", "reported").returncode == 0
+        env = dict(os.environ, **AWS_TEST_ENV, AWS_ENDPOINT_URL_ATHENA=url)
+        env.pop("AWS_PROFILE", None)
+        page_path = tmp_path / "report.html"
+        made = subprocess.run(
+            [trail_etl(), "athena", "report", "--database", "reported", "--days", "3", "--end", "2026-03-04",
+             "--out", str(page_path), "--json"],
+            capture_output=True, text=True, env=env,
+        )
+        assert made.returncode == 0, made.stderr
+        summary = json.loads(made.stdout)
+        assert (summary["start"], summary["end"]) == ("2026-03-02", "2026-03-04")
+        page = page_path.read_text()
+        assert "Period: <b>2026-03-02</b> to <b>2026-03-04</b>" in page
+        for name in ("ana.silva", "jane.doe@example.com", "marco.rossi@example.com", "priya.nair@example.com",
+                     "sales.orders", "AccessDenied"):
+            assert name in page, name
+        assert page.count("<svg") >= 4
+        for external in ("<script", "<link", "src=", "href=", "url(", "@import"):
+            assert external not in page, external
+
+        # A query Athena refuses (no such database): exit 1, the question named, no page.
+        refused = subprocess.run(
+            [trail_etl(), "athena", "report", "--database", "nowhere", "--days", "3", "--end", "2026-03-04",
+             "--out", str(tmp_path / "refused.html")],
+            capture_output=True, text=True, env=env,
+        )
+        assert refused.returncode == 1, refused.stderr
+        assert "trail: athena report failed: report: cost_per_workgroup" in refused.stderr, refused.stderr
+        assert not (tmp_path / "refused.html").exists()
+
+        # Every dashboard query, its macros expanded as the plugin does, runs through the stand-in.
+        dashboard = json.loads(subprocess.run(
+            [trail_etl(), "athena", "dashboard", "--database", "reported"], capture_output=True, text=True, check=True,
+        ).stdout)
+        assert len(dashboard["panels"]) == 6
+        for panel in dashboard["panels"]:
+            target = panel["targets"][0]
+            assert target["datasource"]["type"] == "grafana-athena-datasource"
+            rows = athena_rows(url, expand_macros(target["rawSQL"], "2026-03-01", "2026-03-04"),
+                               target["connectionArgs"]["database"])
+            if panel["title"] != "Tables nobody read for 90 days":
+                assert rows, panel["title"]
+
+    # The page in a real browser: it renders, shows the names, and asks the network for nothing.
+    dom, asked = open_in_browser(page_path, tmp_path / "net.json")
+    assert "ana.silva" in dom and "<svg" in dom
+    assert asked == set(), asked
+    if os.environ.get("TRAIL_REPORT_SCREENSHOT"):  # the README's picture: TRAIL_REPORT_SCREENSHOT=docs/report.png
+        subprocess.run([chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                        "--window-size=1200,2250", f"--screenshot={os.environ['TRAIL_REPORT_SCREENSHOT']}",
+                        page_path.as_uri()], check=True, capture_output=True, timeout=120)
+    # (The check sees a page that does ask: an image from elsewhere.)
+    leaky = tmp_path / "leaky.html"
+    leaky.write_text("<!DOCTYPE html><html><body><img src='http://example.com/x.png'></body></html>")
+    assert open_in_browser(leaky, tmp_path / "leaky.json")[1] == {"http://example.com/x.png"}
+
+
+def open_in_browser(page, net_log):
+    """Render `page` in headless chromium; its DOM and the URLs the page itself
+    requested (in the net log, the browser's own background fetches have
+    initiator 'not an origin'; the page's, its origin)."""
+    browser = chromium()
+    shown = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+         "--host-resolver-rules=MAP * ~NOTFOUND", f"--log-net-log={net_log}", "--dump-dom", page.as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    events = json.loads(net_log.read_text())["events"]
+    asked = {
+        e["params"]["url"] for e in events
+        if "url" in e.get("params", {}) and e["params"].get("initiator", "not an origin") != "not an origin"
+    }
+    return shown.stdout, asked

@@ -11,11 +11,12 @@
 //! Athena's error and the file it came from.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
+use crate::athena_api::Athena;
 use crate::ddl::{for_schema, tables, DdlOptions, Engine};
 use crate::store::S3Options;
 
@@ -269,12 +270,13 @@ pub fn install(args: &InstallArgs) -> Result<InstallSummary> {
 async fn install_async(args: &InstallArgs) -> Result<InstallSummary> {
     let started = Instant::now();
     let statements = plan(args)?;
-    let athena = Athena {
-        client: crate::enrich::athena_client(&args.s3, args.athena_endpoint_url.as_deref(), None)
-            .await,
-        workgroup: args.workgroup.clone(),
-        output_location: args.output_location.clone(),
-    };
+    let athena = Athena::new(
+        &args.s3,
+        args.athena_endpoint_url.as_deref(),
+        args.workgroup.clone(),
+        args.output_location.clone(),
+    )
+    .await;
     let db = args.database.as_str();
     let mut summary = InstallSummary {
         database: db.to_string(),
@@ -326,111 +328,6 @@ async fn install_async(args: &InstallArgs) -> Result<InstallSummary> {
     }
     summary.duration_ms = started.elapsed().as_millis() as u64;
     Ok(summary)
-}
-
-/// Statements through the Athena API.
-struct Athena {
-    client: aws_sdk_athena::Client,
-    workgroup: Option<String>,
-    output_location: Option<String>,
-}
-
-impl Athena {
-    /// Run one statement to its end; its id. `source` names it in errors.
-    async fn run(&self, sql: &str, database: Option<&str>, source: &str) -> Result<String> {
-        use aws_sdk_athena::types::{
-            QueryExecutionContext, QueryExecutionState, ResultConfiguration,
-        };
-        let started = self
-            .client
-            .start_query_execution()
-            .query_string(sql)
-            .set_query_execution_context(
-                database.map(|d| QueryExecutionContext::builder().database(d).build()),
-            )
-            .set_work_group(self.workgroup.clone())
-            .set_result_configuration(
-                self.output_location
-                    .as_ref()
-                    .map(|o| ResultConfiguration::builder().output_location(o).build()),
-            )
-            .send()
-            .await
-            .map_err(|e| anyhow::anyhow!(aws_sdk_athena::error::DisplayErrorContext(e).to_string()))
-            .with_context(|| format!("{source}: starting the statement in Athena"))?;
-        let id = started.query_execution_id().unwrap_or_default().to_string();
-        let mut wait = Duration::from_millis(100);
-        loop {
-            let got = self
-                .client
-                .get_query_execution()
-                .query_execution_id(&id)
-                .send()
-                .await
-                .map_err(|e| {
-                    anyhow::anyhow!(aws_sdk_athena::error::DisplayErrorContext(e).to_string())
-                })
-                .with_context(|| format!("{source}: asking Athena about query {id}"))?;
-            let status = got.query_execution().and_then(|q| q.status());
-            match status.and_then(|s| s.state()) {
-                Some(QueryExecutionState::Succeeded) => return Ok(id),
-                Some(QueryExecutionState::Failed) | Some(QueryExecutionState::Cancelled) => {
-                    let reason = status
-                        .and_then(|s| s.state_change_reason())
-                        .unwrap_or("no reason given");
-                    bail!("{source}: Athena: {reason} (query {id})");
-                }
-                _ => {
-                    tokio::time::sleep(wait).await;
-                    wait = (wait * 2).min(Duration::from_secs(1));
-                }
-            }
-        }
-    }
-
-    /// Run a query and return its rows (the header row left out).
-    async fn rows(
-        &self,
-        sql: &str,
-        database: Option<&str>,
-        source: &str,
-    ) -> Result<Vec<Vec<Option<String>>>> {
-        let id = self.run(sql, database, source).await?;
-        let mut out = Vec::new();
-        let mut token = None;
-        let mut first = true;
-        loop {
-            let page = self
-                .client
-                .get_query_results()
-                .query_execution_id(&id)
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(|e| {
-                    anyhow::anyhow!(aws_sdk_athena::error::DisplayErrorContext(e).to_string())
-                })
-                .with_context(|| format!("{source}: reading the results of query {id}"))?;
-            if let Some(set) = page.result_set() {
-                for (i, row) in set.rows().iter().enumerate() {
-                    if first && i == 0 {
-                        continue; // the header row
-                    }
-                    out.push(
-                        row.data()
-                            .iter()
-                            .map(|d| d.var_char_value().map(str::to_string))
-                            .collect(),
-                    );
-                }
-            }
-            first = false;
-            token = page.next_token().map(str::to_string);
-            if token.is_none() {
-                return Ok(out);
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -129,7 +129,7 @@ enum Command {
     /// good, 3 some ids could not be asked (kept for next time), 1 failed, 2 usage error.
     #[command(verbatim_doc_comment)]
     Identities(Box<IdentitiesCli>),
-    /// Athena in one command: install the database, tables and views.
+    /// Athena: install the database, tables and views; the report; the Grafana dashboard.
     #[command(subcommand)]
     Athena(AthenaCommand),
 }
@@ -155,6 +155,69 @@ enum AthenaCommand {
     /// glue:DeleteTable; s3 read and write on the output location.
     #[command(verbatim_doc_comment)]
     Install(Box<InstallCli>),
+    /// Write the answers as one self-contained HTML page (charts as inline SVG, their numbers beside).
+    ///
+    /// Runs the report's queries over the views (`athena install`) through Athena: Athena cost
+    /// per workgroup per day (airflow-* grouped), top people by cost and by queries, most-read
+    /// tables and who reads them, tables nobody read for 90 days, denied and failed access. The
+    /// page needs nothing from the network: mail it, archive it.
+    ///
+    /// Examples:
+    ///   trail-etl athena report --database cloudtrail --days 30 --out report.html
+    ///
+    /// IAM: athena:StartQueryExecution, athena:GetQueryExecution, athena:GetQueryResults, glue:GetTable,
+    /// s3 read on the lake, read and write on the output location.
+    #[command(verbatim_doc_comment)]
+    Report(Box<ReportCli>),
+    /// Print a Grafana dashboard (JSON model) for the Athena data source plugin, with the report's panels.
+    ///
+    /// Import it in Grafana (Dashboards > New > Import) and pick the Athena data source; the
+    /// panels query the views of --database with the dashboard's time range.
+    ///
+    /// Examples:
+    ///   trail-etl athena dashboard --database cloudtrail > trail.json
+    #[command(verbatim_doc_comment)]
+    Dashboard(DashboardCli),
+}
+
+#[derive(Debug, Args)]
+struct DashboardCli {
+    /// The Athena database holding the views.
+    #[arg(long, env = "TRAIL_DATABASE", default_value = "cloudtrail")]
+    database: String,
+}
+
+#[derive(Debug, Args)]
+struct ReportCli {
+    /// The Athena database holding the views (`athena install`).
+    #[arg(long, env = "TRAIL_DATABASE", default_value = "cloudtrail")]
+    database: String,
+    /// The workgroup to run the queries in.
+    #[arg(long, env = "TRAIL_WORKGROUP")]
+    workgroup: Option<String>,
+    /// Where Athena writes the query results (else the workgroup's setting).
+    #[arg(long, env = "TRAIL_OUTPUT_LOCATION")]
+    output_location: Option<String>,
+    /// The period: the last N days, today included.
+    #[arg(long, env = "TRAIL_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3660))]
+    days: u32,
+    /// The last day of the period, YYYY-MM-DD (default: today, UTC).
+    #[arg(long, env = "TRAIL_END", value_parser = parse_date)]
+    end: Option<NaiveDate>,
+    /// The HTML file to write.
+    #[arg(long)]
+    out: std::path::PathBuf,
+    #[command(flatten)]
+    aws: AwsCli,
+    /// Print one JSON summary object on stdout.
+    #[arg(long, env = "TRAIL_JSON")]
+    json: bool,
+    /// More logging (-v, -vv); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Less logging: errors only.
+    #[arg(short, long)]
+    quiet: bool,
 }
 
 #[derive(Debug, Args)]
@@ -517,6 +580,11 @@ pub fn main() -> ExitCode {
         Command::Verify(args) => verify_command(*args),
         Command::Identities(args) => identities_command(*args),
         Command::Athena(AthenaCommand::Install(args)) => install_command(*args),
+        Command::Athena(AthenaCommand::Report(args)) => report_command(*args),
+        Command::Athena(AthenaCommand::Dashboard(args)) => {
+            print_json(&crate::dashboard::dashboard(&args.database));
+            ExitCode::SUCCESS
+        }
         Command::Ddl(args) => {
             if !args.dest.starts_with("s3://") {
                 return usage(
@@ -749,6 +817,41 @@ fn enrich_command(args: EnrichCli) -> ExitCode {
         if let Some(e) = &summary.error {
             eprintln!("trail: enrich failed: {e}");
         }
+    }
+    ExitCode::from(summary.exit_code as u8)
+}
+
+fn report_command(args: ReportCli) -> ExitCode {
+    init_logging(args.verbose, args.quiet);
+    let opts = crate::report::ReportArgs {
+        database: args.database.clone(),
+        workgroup: args.workgroup.clone(),
+        output_location: args.output_location.clone(),
+        days: args.days,
+        end: args.end,
+        out: args.out.clone(),
+        s3: args.aws.s3(),
+        athena_endpoint_url: args.aws.athena_endpoint_url.clone(),
+    };
+    let summary = match crate::report::report(&opts) {
+        Ok(s) => s,
+        Err(e) => crate::report::ReportSummary {
+            out: args.out.display().to_string(),
+            error: Some(format!("{e:#}")),
+            exit_code: 1,
+            ..Default::default()
+        },
+    };
+    if args.json {
+        print_json(&summary);
+    }
+    match &summary.error {
+        Some(e) => eprintln!("trail: athena report failed: {e}"),
+        None if !args.quiet => eprintln!(
+            "trail: athena report: {} to {} written to {}",
+            summary.start, summary.end, summary.out
+        ),
+        None => {}
     }
     ExitCode::from(summary.exit_code as u8)
 }

@@ -9,9 +9,11 @@
 
 #[cfg(feature = "tcmalloc")]
 pub mod alloc;
+mod athena_api;
 pub mod athena_install;
 pub mod cli;
 pub mod compact;
+pub mod dashboard;
 pub mod ddl;
 pub mod enrich;
 pub mod hash;
@@ -22,6 +24,8 @@ pub mod listing;
 pub mod location;
 mod pipeline;
 pub mod progress;
+pub mod questions;
+pub mod report;
 pub mod run;
 pub mod store;
 pub mod summary;
