@@ -129,6 +129,20 @@ enum Command {
     /// good, 3 some ids could not be asked (kept for next time), 1 failed, 2 usage error.
     #[command(verbatim_doc_comment)]
     Identities(Box<IdentitiesCli>),
+    /// What DEST holds and how its jobs are doing, from trail's bookkeeping and listings only.
+    ///
+    /// The newest event ingested and the lag; the last runs (run, enrich, compact, verify)
+    /// and their outcome; runs or compactions unfinished; objects and records per delivery
+    /// day (the last --days ingested); files per table and the partitions `compact` would
+    /// rewrite; query ids `enrich` has not asked about yet. Never reads the Parquet data.
+    ///
+    /// Examples:
+    ///   trail-etl status --dest s3://lake/cloudtrail
+    ///   trail-etl status --dest out --days 30 --json
+    ///
+    /// IAM: s3:ListBucket and s3:GetObject on DEST/_trail/. Exit codes: 0, 1 could not look.
+    #[command(verbatim_doc_comment)]
+    Status(Box<StatusCli>),
     /// Athena: install the database, tables and views; the report; the Grafana dashboard.
     #[command(subcommand)]
     Athena(AthenaCommand),
@@ -178,6 +192,27 @@ enum AthenaCommand {
     ///   trail-etl athena dashboard --database cloudtrail > trail.json
     #[command(verbatim_doc_comment)]
     Dashboard(DashboardCli),
+}
+
+#[derive(Debug, Args)]
+struct StatusCli {
+    /// The destination (a folder or s3://bucket/prefix).
+    #[arg(long, env = "TRAIL_DEST")]
+    dest: String,
+    /// Show the last N delivery days ingested, and the runs of the last N days.
+    #[arg(long, env = "TRAIL_DAYS", default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=3660))]
+    days: u32,
+    #[command(flatten)]
+    aws: AwsCli,
+    /// Print one JSON object on stdout instead of the text.
+    #[arg(long, env = "TRAIL_JSON")]
+    json: bool,
+    /// More logging (-v, -vv); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Less logging: errors only.
+    #[arg(short, long)]
+    quiet: bool,
 }
 
 #[derive(Debug, Args)]
@@ -308,6 +343,9 @@ struct VerifyCli {
     /// Print one JSON report on stdout (`problems`, counts, `gaps`).
     #[arg(long, env = "TRAIL_JSON")]
     json: bool,
+    /// At the end, print the metrics on stdout: `emf`, one CloudWatch Embedded Metric Format line.
+    #[arg(long, env = "TRAIL_METRICS", value_enum)]
+    metrics: Option<MetricsFormat>,
     /// More logging (-v, -vv); RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -335,6 +373,9 @@ struct CompactCli {
     /// Print one JSON summary object on stdout.
     #[arg(long, env = "TRAIL_JSON")]
     json: bool,
+    /// At the end, print the metrics on stdout: `emf`, one CloudWatch Embedded Metric Format line.
+    #[arg(long, env = "TRAIL_METRICS", value_enum)]
+    metrics: Option<MetricsFormat>,
     /// zstd level (1-22), as `run --zstd-level`.
     #[arg(long, env = "TRAIL_ZSTD_LEVEL", default_value_t = 1)]
     zstd_level: i32,
@@ -372,6 +413,9 @@ struct EnrichCli {
     /// Print one JSON summary object on stdout.
     #[arg(long, env = "TRAIL_JSON")]
     json: bool,
+    /// At the end, print the metrics on stdout: `emf`, one CloudWatch Embedded Metric Format line.
+    #[arg(long, env = "TRAIL_METRICS", value_enum)]
+    metrics: Option<MetricsFormat>,
     /// Write Parquet that every reader handles (data page v1, PLAIN encodings), as `run
     /// --parquet-compat`.
     #[arg(long, env = "TRAIL_PARQUET_COMPAT")]
@@ -488,6 +532,9 @@ struct RunCli {
     /// Print one JSON summary object on stdout.
     #[arg(long, env = "TRAIL_JSON")]
     json: bool,
+    /// At the end, print the metrics on stdout: `emf`, one CloudWatch Embedded Metric Format line.
+    #[arg(long, env = "TRAIL_METRICS", value_enum)]
+    metrics: Option<MetricsFormat>,
     /// Show a progress bar on stderr (only when it is a terminal).
     #[arg(long, env = "TRAIL_PROGRESS")]
     progress: bool,
@@ -530,6 +577,13 @@ struct RunCli {
     /// Less logging: errors only.
     #[arg(short, long)]
     quiet: bool,
+}
+
+/// How `--metrics` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum MetricsFormat {
+    /// CloudWatch Embedded Metric Format: one JSON line.
+    Emf,
 }
 
 fn parse_date(s: &str) -> Result<NaiveDate, String> {
@@ -579,6 +633,7 @@ pub fn main() -> ExitCode {
         Command::Compact(args) => compact_command(*args),
         Command::Verify(args) => verify_command(*args),
         Command::Identities(args) => identities_command(*args),
+        Command::Status(args) => status_command(*args),
         Command::Athena(AthenaCommand::Install(args)) => install_command(*args),
         Command::Athena(AthenaCommand::Report(args)) => report_command(*args),
         Command::Athena(AthenaCommand::Dashboard(args)) => {
@@ -747,6 +802,15 @@ fn run_command(args: RunCli) -> ExitCode {
     if args.json {
         print_json(&summary);
     }
+    if !args.dry_run {
+        let shard = shard.map_or("0/1".to_string(), |(i, n)| format!("{i}/{n}"));
+        crate::status::finish(
+            crate::metrics::of_run(&summary, &shard),
+            run_args.dest.as_ref(),
+            &run_args.s3,
+            args.metrics.is_some(),
+        );
+    }
     if !args.quiet || summary.exit_code != 0 {
         eprint!("{}", summary.human());
         if let Some(c) = &summary.compact {
@@ -812,6 +876,12 @@ fn enrich_command(args: EnrichCli) -> ExitCode {
     if args.json {
         print_json(&summary);
     }
+    crate::status::finish(
+        crate::metrics::of_enrich(&summary),
+        opts.dest.as_ref(),
+        &opts.s3,
+        args.metrics.is_some(),
+    );
     if !args.quiet || summary.exit_code != 0 {
         eprint!("{}", enrich_human(&summary));
         if let Some(e) = &summary.error {
@@ -819,6 +889,41 @@ fn enrich_command(args: EnrichCli) -> ExitCode {
         }
     }
     ExitCode::from(summary.exit_code as u8)
+}
+
+fn status_command(args: StatusCli) -> ExitCode {
+    init_logging(args.verbose, args.quiet);
+    let dest = match Location::parse(&args.dest) {
+        Ok(l) => l,
+        Err(e) => return usage(&format!("--dest {e}")),
+    };
+    let opts = crate::status::StatusArgs {
+        dest,
+        days: args.days as usize,
+        s3: args.aws.s3(),
+        now_ms: std::env::var("TRAIL_NOW_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| chrono::Utc::now().timestamp_millis()),
+    };
+    let status = match crate::status::status(&opts) {
+        Ok(s) => s,
+        Err(e) => crate::status::Status {
+            dest: args.dest.clone(),
+            error: Some(format!("{e:#}")),
+            exit_code: 1,
+            ..Default::default()
+        },
+    };
+    if args.json {
+        print_json(&status);
+    } else if status.error.is_none() {
+        print!("{}", status.human());
+    }
+    if let Some(e) = &status.error {
+        eprintln!("trail: status failed: {e}");
+    }
+    ExitCode::from(status.exit_code as u8)
 }
 
 fn report_command(args: ReportCli) -> ExitCode {
@@ -1012,6 +1117,12 @@ fn verify_command(args: VerifyCli) -> ExitCode {
     } else if report.error.is_none() {
         print!("{}", report.human());
     }
+    crate::status::finish(
+        crate::metrics::of_verify(&report),
+        opts.dest.as_ref(),
+        &opts.s3,
+        args.metrics.is_some(),
+    );
     ExitCode::from(report.exit_code as u8)
 }
 
@@ -1052,6 +1163,12 @@ fn compact_command(args: CompactCli) -> ExitCode {
     if args.json {
         print_json(&summary);
     }
+    crate::status::finish(
+        crate::metrics::of_compact(&summary),
+        opts.dest.as_ref(),
+        &opts.s3,
+        args.metrics.is_some(),
+    );
     if !args.quiet || summary.exit_code != 0 {
         eprint!("{}", summary.human());
         if let Some(e) = &summary.error {

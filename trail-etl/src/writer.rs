@@ -197,6 +197,14 @@ pub struct Written {
     pub rows: u64,
     /// Bytes of the file.
     pub bytes: u64,
+    /// The newest `event_time` in the file (ms since the epoch), for the
+    /// lag `status` and `--metrics` report.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub newest_event_ms: Option<i64>,
+    /// Rows with a query id (`athena_queries` files): what `enrich` has to
+    /// ask about, for the backlog `status` reports.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub query_ids: Option<u64>,
 }
 
 /// One partition's rows in `event_time` order, read in chunks: the batches
@@ -408,9 +416,23 @@ pub fn write_partition(
             Some(props.clone()),
         )?;
         let start = offset;
+        let mut newest_event_ms: Option<i64> = None;
+        let mut query_ids: Option<u64> = None;
         while offset < rows.num_rows() {
             let n = slice_rows.min(rows.num_rows() - offset);
             for piece in rows.pieces(offset, n)? {
+                if let Some(t) = piece.column_by_name("event_time").and_then(|c| {
+                    use arrow_array::cast::AsArray;
+                    c.as_primitive_opt::<arrow_array::types::TimestampMillisecondType>()?
+                        .iter()
+                        .flatten()
+                        .max()
+                }) {
+                    newest_event_ms = Some(newest_event_ms.map_or(t, |m| m.max(t)));
+                }
+                if let Some(ids) = piece.column_by_name("query_execution_id") {
+                    *query_ids.get_or_insert(0) += (ids.len() - ids.null_count()) as u64;
+                }
                 w.write(&piece)?;
             }
             offset += n;
@@ -430,6 +452,8 @@ pub fn write_partition(
                 path: rel,
                 rows: (offset - start) as u64,
                 bytes,
+                newest_event_ms,
+                query_ids,
             },
             tmp,
         });

@@ -156,6 +156,16 @@ fn enrich_fetches_statistics_once_and_records_unknown_ids() {
     assert_eq!(again["requested"], 0);
     assert_eq!(again["already_done"], 9);
     assert_eq!(athena.requests().len(), 4);
+
+    // `status` sees no backlog left, and the enrich runs among the last runs.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_trail-etl"))
+        .args(["status", "--json", "--dest", dest.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["enrich_backlog"], serde_json::json!({}), "{status}");
+    assert_eq!(status["runs"][0]["command"], "enrich");
+    assert_eq!(status["runs"][1]["metrics"]["QueriesFound"], 8.0);
 }
 
 #[test]

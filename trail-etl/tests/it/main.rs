@@ -11,5 +11,6 @@ mod local;
 mod s3;
 mod s3server;
 mod sql_files;
+mod status;
 mod util;
 mod verify;
