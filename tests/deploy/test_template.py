@@ -80,4 +80,4 @@ def test_the_alarms_watch_metrics_the_run_prints(template, tmp_path):
         assert alarm["MetricName"] in printed, alarm["MetricName"]
         dims = [d["Name"] for d in alarm["Dimensions"]]
         assert dims in directive["Dimensions"], dims
-        assert {d["Value"] for d in alarm["Dimensions"]} == {emf["Command"]}
+        assert {d["Name"]: d["Value"] for d in alarm["Dimensions"]} == {"Command": emf["Command"], "Shard": emf["Shard"]}

@@ -5,9 +5,10 @@
 //! EMF (<https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html>)
 //! is a JSON object whose `_aws` member says which of its other members are
 //! metrics and which are dimensions; ECS (awslogs), Batch and Lambda forward
-//! stdout to CloudWatch Logs, which extracts the metrics. Every line here
-//! has the dimension sets `[Command]` (what the alarms watch) and
-//! `[Command, Shard]`.
+//! stdout to CloudWatch Logs, which extracts the metrics. Every line has
+//! one dimension set, `[Command, Shard]` (`Shard` is `0/1` unsharded): each
+//! metric name and set of dimension values is a custom metric CloudWatch
+//! bills monthly, so there is no second, aggregate set.
 //!
 //! ```
 //! use trail_etl::metrics::{Metrics, Unit};
@@ -119,7 +120,7 @@ impl Metrics {
                 "Timestamp": self.at_ms,
                 "CloudWatchMetrics": [{
                     "Namespace": NAMESPACE,
-                    "Dimensions": [["Command"], ["Command", "Shard"]],
+                    "Dimensions": [["Command", "Shard"]],
                     "Metrics": metrics,
                 }],
             }),

@@ -426,8 +426,12 @@ impl Status {
         out.push_str("ingested per delivery day:\n");
         for d in &self.days {
             out.push_str(&format!(
-                "  {}  {:>8} objects {:>12} records  ({} ledger files)\n",
-                d.day, d.objects, d.records, d.ledger_files
+                "  {}  {:>8} objects {:>12} records  ({} ledger file{})\n",
+                d.day,
+                d.objects,
+                d.records,
+                d.ledger_files,
+                if d.ledger_files == 1 { "" } else { "s" }
             ));
         }
         out.push_str("tables:\n");

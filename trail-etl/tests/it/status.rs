@@ -145,7 +145,7 @@ fn emf_lines_follow_the_specification_and_status_reads_what_the_commands_left() 
     assert_eq!(emf["Shard"], "0/1");
     assert_eq!(
         emf["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
-        serde_json::json!([["Command"], ["Command", "Shard"]])
+        serde_json::json!([["Command", "Shard"]])
     );
     assert_eq!(emf["ObjectsRead"], 36.0);
     assert_eq!(emf["Records"], 70.0);
