@@ -8,7 +8,8 @@
 #
 # Prints wall time and peak RSS (/usr/bin/time) of each run, the medians, and
 # fails unless the 10 N median is at most 1.5x the N median and its peak RSS
-# at most 32 MiB more (issue: run for years).
+# at most 32 MiB more (issue: run for years). `trail-etl status` is timed on
+# the same destinations after each run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-1000000}
@@ -27,7 +28,7 @@ for n in "$N" "$((N * 10))"; do
     touch "$DATA/$n/.done"
   fi
 done
-declare -A WALL RSS
+declare -A WALL RSS SWALL
 for r in $(seq "$RUNS"); do
   for n in "$N" "$((N * 10))"; do
     t0=$EPOCHREALTIME
@@ -39,12 +40,22 @@ for r in $(seq "$RUNS"); do
     echo "run $r, $n objects recorded: ${wall} s, $((kb / 1024)) MiB peak"
     WALL[$n]="${WALL[$n]:-} $wall"
     RSS[$n]="${RSS[$n]:-} $kb"
+    # `status` reads the last 7 delivery days of the ledger, the status
+    # records and the listings: it must not follow the history either.
+    t0=$EPOCHREALTIME
+    kb=$(/usr/bin/time -f "%M" "$BIN" status --dest "$DATA/$n/dest" --json 2>&1 >/tmp/history-status.json | tail -1)
+    t1=$EPOCHREALTIME
+    swall=$(python3 -c "print(f'{$t1 - $t0:.3f}')")
+    echo "  status over $n objects recorded: ${swall} s, $((kb / 1024)) MiB peak"
+    SWALL[$n]="${SWALL[$n]:-} $swall"
   done
 done
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 w1=$(echo "${WALL[$N]}" | median); w10=$(echo "${WALL[$((N * 10))]}" | median)
 r1=$(echo "${RSS[$N]}" | median); r10=$(echo "${RSS[$((N * 10))]}" | median)
 echo "median: $N objects: ${w1} s, $((${r1%.*} / 1024)) MiB; $((N * 10)) objects: ${w10} s, $((${r10%.*} / 1024)) MiB"
+s1=$(echo "${SWALL[$N]}" | median); s10=$(echo "${SWALL[$((N * 10))]}" | median)
+echo "status median: $N objects: ${s1} s; $((N * 10)) objects: ${s10} s"
 python3 - "$w1" "$w10" "$r1" "$r10" <<'PY'
 import sys
 w1, w10, r1, r10 = map(float, sys.argv[1:])
