@@ -133,8 +133,9 @@ enum Command {
     ///
     /// The newest event ingested and the lag; the last runs (run, enrich, compact, verify)
     /// and their outcome; runs or compactions unfinished; objects and records per delivery
-    /// day (the last --days ingested); files per table and the partitions `compact` would
-    /// rewrite; query ids `enrich` has not asked about yet. Never reads the Parquet data.
+    /// day (the last --days ingested); files per table and the partitions of several files
+    /// `compact` would merge; query ids `enrich` has not asked about yet. Never reads the
+    /// Parquet data.
     ///
     /// Examples:
     ///   trail-etl status --dest s3://lake/cloudtrail

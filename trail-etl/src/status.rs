@@ -172,7 +172,7 @@ pub struct TableFiles {
     pub files: u64,
     /// Bytes.
     pub bytes: u64,
-    /// Partitions `compact` would rewrite: `(partition, files)`.
+    /// Partitions of several files `compact` would merge: `(partition, files)`.
     pub need_compaction: Vec<(String, u64)>,
 }
 
@@ -319,7 +319,7 @@ async fn ledger_day(dest: &Store, dir: &str, day: &str) -> Result<Day> {
     })
 }
 
-/// A table's partitions and files, and which `compact` would rewrite: more
+/// A table's partitions and files, and which `compact` would merge: more
 /// than one file, not all written by one compaction.
 async fn table_files(dest: &Store, table: &str) -> Result<TableFiles> {
     let files = dest.list_all(&format!("{table}/")).await?;
