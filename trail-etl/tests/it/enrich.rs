@@ -3,65 +3,33 @@
 //! through the real aws-sdk-athena client and --athena-endpoint-url.
 
 use std::io::Write;
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Command;
 
 use arrow_array::cast::AsArray;
 
-use crate::util::{bucket, files, root, run, table_rows};
+use crate::util::{bucket, files, root, run, table_rows, StandIn};
 
-struct FakeAthena {
-    child: Child,
-    port: u16,
-    log: PathBuf,
-    _dir: tempfile::TempDir,
-}
+struct FakeAthena(StandIn);
 
 impl FakeAthena {
     fn start(extra: &[&str]) -> FakeAthena {
-        let dir = tempfile::tempdir().unwrap();
-        let log = dir.path().join("requests.jsonl");
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("python3")
-            .arg(root().join("tests/athena/fake_athena.py"))
-            .args(["--port", &port.to_string(), "--history"])
-            .arg(root().join("tests/athena/history.json"))
-            .arg("--log")
-            .arg(&log)
-            .args(extra)
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("python3 runs the fake Athena server");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "fake Athena did not start");
-            std::thread::sleep(Duration::from_millis(25));
-        }
-        FakeAthena {
-            child,
-            port,
-            log,
-            _dir: dir,
-        }
+        let history = root().join("tests/athena/history.json");
+        let mut args = vec![std::ffi::OsStr::new("--history"), history.as_os_str()];
+        args.extend(extra.iter().map(std::ffi::OsStr::new));
+        FakeAthena(StandIn::start(
+            "athena/fake_athena.py",
+            tempfile::tempdir().unwrap(),
+            &args,
+        ))
     }
 
     /// Ids per request received, in order.
     fn requests(&self) -> Vec<usize> {
-        std::fs::read_to_string(&self.log)
-            .unwrap_or_default()
-            .lines()
-            .map(|l| {
-                serde_json::from_str::<serde_json::Value>(l).unwrap()["ids"]
-                    .as_array()
-                    .unwrap()
-                    .len()
-            })
+        self.0
+            .requests()
+            .iter()
+            .map(|r| r["ids"].as_array().unwrap().len())
             .collect()
     }
 
@@ -74,10 +42,7 @@ impl FakeAthena {
             .args(["enrich", "--json", "--dest"])
             .arg(dest)
             .args(extra)
-            .args([
-                "--athena-endpoint-url",
-                &format!("http://127.0.0.1:{}", self.port),
-            ])
+            .args(["--athena-endpoint-url", &self.0.endpoint()])
             .envs(crate::s3server::env())
             .env_remove("AWS_PROFILE")
             .output()
@@ -89,13 +54,6 @@ impl FakeAthena {
             Some(summary["exit_code"].as_i64().unwrap() as i32)
         );
         summary
-    }
-}
-
-impl Drop for FakeAthena {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -223,7 +181,7 @@ fn ids_are_asked_50_at_a_time() {
 fn run_with_enrich_does_both() {
     let dest = tempfile::tempdir().unwrap();
     let athena = FakeAthena::start(&[]);
-    let endpoint = format!("http://127.0.0.1:{}", athena.port);
+    let endpoint = athena.0.endpoint();
     let args = vec![
         "--enrich".to_string(),
         "--athena-endpoint-url".to_string(),

@@ -4,74 +4,41 @@
 //! AWS_ENDPOINT_URL_IDENTITYSTORE.
 
 use std::io::Write;
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Command;
 
 use arrow_array::cast::AsArray;
 use arrow_array::Array;
 
-use crate::util::{bucket, copy_tree, root, run, table_rows};
+use crate::util::{bucket, copy_tree, root, run, table_rows, StandIn};
 
 const ANA: &str = "976710cc5d-9d976f61-3b89-4b98-88db-2ea3bbc1f3fa";
 const GONE: &str = "9067642ac7-00000000-0000-4000-8000-00000000dead";
 
-struct FakeIdentityStore {
-    child: Child,
-    port: u16,
-    log: PathBuf,
-    _dir: tempfile::TempDir,
-}
+struct FakeIdentityStore(StandIn);
 
 impl FakeIdentityStore {
     fn start(extra: &[&str]) -> FakeIdentityStore {
-        let dir = tempfile::tempdir().unwrap();
-        let log = dir.path().join("requests.jsonl");
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("python3")
-            .arg(root().join("tests/identitystore/fake_identitystore.py"))
-            .args(["--port", &port.to_string(), "--users"])
-            .arg(root().join("tests/identitystore/users.json"))
-            .arg("--log")
-            .arg(&log)
-            .args(extra)
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("python3 runs the fake Identity Store");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "fake Identity Store did not start"
-            );
-            std::thread::sleep(Duration::from_millis(25));
-        }
-        FakeIdentityStore {
-            child,
-            port,
-            log,
-            _dir: dir,
-        }
+        let users = root().join("tests/identitystore/users.json");
+        let mut args = vec![std::ffi::OsStr::new("--users"), users.as_os_str()];
+        args.extend(extra.iter().map(std::ffi::OsStr::new));
+        FakeIdentityStore(StandIn::start(
+            "identitystore/fake_identitystore.py",
+            tempfile::tempdir().unwrap(),
+            &args,
+        ))
     }
 
     fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        self.0.endpoint()
     }
 
     /// The user ids asked, in order (throttled requests included).
     fn asked(&self) -> Vec<String> {
-        std::fs::read_to_string(&self.log)
-            .unwrap_or_default()
-            .lines()
-            .map(|l| {
-                let v: serde_json::Value = serde_json::from_str(l).unwrap();
-                v["body"]["UserId"].as_str().unwrap().to_string()
-            })
+        self.0
+            .requests()
+            .iter()
+            .map(|r| r["body"]["UserId"].as_str().unwrap().to_string())
             .collect()
     }
 
@@ -104,13 +71,6 @@ impl FakeIdentityStore {
             "{summary}"
         );
         summary
-    }
-}
-
-impl Drop for FakeIdentityStore {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -160,3 +160,71 @@ pub fn canonical(dest: &Path, table: &str) -> RecordBatch {
     let idx = arrow_ord::sort::lexsort_to_indices(&keys, None).unwrap();
     arrow_select::take::take_record_batch(&all, &idx).unwrap()
 }
+
+/// A loopback stand-in for an AWS API: a Python script under `tests/`,
+/// started on a free port with `--port P --log DIR/requests.jsonl` and the
+/// given arguments, waited for until it listens, killed when dropped.
+pub struct StandIn {
+    child: std::process::Child,
+    /// The port it listens on.
+    pub port: u16,
+    log: PathBuf,
+    /// Its input files and its log, removed with it.
+    _dir: tempfile::TempDir,
+}
+
+impl StandIn {
+    /// Start `tests/<script>` with `args`; files it needs can be written in
+    /// `dir` first.
+    pub fn start(script: &str, dir: tempfile::TempDir, args: &[&std::ffi::OsStr]) -> StandIn {
+        use std::net::{TcpListener, TcpStream};
+        use std::time::{Duration, Instant};
+        let log = dir.path().join("requests.jsonl");
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("python3")
+            .arg(root().join("tests").join(script))
+            .args(["--port", &port.to_string()])
+            .arg("--log")
+            .arg(&log)
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("python3 runs tests/{script}: {e}"));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "tests/{script} did not start");
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        StandIn {
+            child,
+            port,
+            log,
+            _dir: dir,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The requests it logged, in order.
+    pub fn requests(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+impl Drop for StandIn {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -6,17 +6,16 @@
 //! client and AWS_ENDPOINT_URL_CLOUDTRAIL.
 
 use std::io::Write;
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::Command;
 
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::{KeyPair, KeySize};
 use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256};
 
 use crate::s3server::{env, S3Server};
-use crate::util::{copy_tree, root, run_at};
+use crate::util::{copy_tree, run_at, StandIn};
 
 const ORG: &str = "o-verifyorg1";
 const BUCKET: &str = "trail";
@@ -149,12 +148,7 @@ fn set_signature(server: &S3Server, key: &str, signature: &str) {
     std::fs::write(server.root.path().join(name), meta.to_string()).unwrap();
 }
 
-struct FakeCloudTrail {
-    child: Child,
-    port: u16,
-    log: PathBuf,
-    _dir: tempfile::TempDir,
-}
+struct FakeCloudTrail(StandIn);
 
 impl FakeCloudTrail {
     fn start(key: &KeyPair) -> FakeCloudTrail {
@@ -171,48 +165,15 @@ impl FakeCloudTrail {
              "ValidityStartTime": 1_767_225_600, "ValidityEndTime": 1_798_761_600},
         ]});
         std::fs::write(&keys, doc.to_string()).unwrap();
-        let log = dir.path().join("requests.jsonl");
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("python3")
-            .arg(root().join("tests/cloudtrail/fake_cloudtrail.py"))
-            .args(["--port", &port.to_string()])
-            .arg("--keys")
-            .arg(&keys)
-            .arg("--log")
-            .arg(&log)
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("python3 runs the fake CloudTrail server");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "fake CloudTrail did not start");
-            std::thread::sleep(Duration::from_millis(25));
-        }
-        FakeCloudTrail {
-            child,
-            port,
-            log,
-            _dir: dir,
-        }
+        FakeCloudTrail(StandIn::start(
+            "cloudtrail/fake_cloudtrail.py",
+            dir,
+            &[std::ffi::OsStr::new("--keys"), keys.as_os_str()],
+        ))
     }
 
     fn requests(&self) -> Vec<serde_json::Value> {
-        std::fs::read_to_string(&self.log)
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    }
-}
-
-impl Drop for FakeCloudTrail {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.0.requests()
     }
 }
 
@@ -278,10 +239,7 @@ fn verify_proves_the_tables_hold_what_cloudtrail_signed_and_names_every_problem(
     let cloudtrail = FakeCloudTrail::start(&key);
     let endpoints = vec![
         ("AWS_ENDPOINT_URL_S3", server.endpoint()),
-        (
-            "AWS_ENDPOINT_URL_CLOUDTRAIL",
-            format!("http://127.0.0.1:{}", cloudtrail.port),
-        ),
+        ("AWS_ENDPOINT_URL_CLOUDTRAIL", cloudtrail.0.endpoint()),
     ];
 
     // Ingest, then verify: everything valid, every listed object ingested.
