@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use serde::Serialize;
 
 use crate::athena_api::Athena;
@@ -259,11 +259,7 @@ fn columns_of(name: &str) -> Vec<String> {
 
 /// Install; `Err` when a statement failed or Athena could not be reached.
 pub fn install(args: &InstallArgs) -> Result<InstallSummary> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("starting the I/O runtime")?;
+    let rt = crate::store::io_runtime()?;
     rt.block_on(install_async(args))
 }
 

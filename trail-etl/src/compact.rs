@@ -53,7 +53,7 @@ use crate::hash::Fnv;
 use crate::listing::folder_name;
 use crate::location::Location;
 use crate::run::{failpoint, is_table_file, manifest_list};
-use crate::store::{s3_client, S3Options, Store};
+use crate::store::{S3Options, Store};
 use crate::writer::{file_schema, properties_for, WriteOptions};
 
 /// Where compaction manifests live under DEST.
@@ -232,11 +232,7 @@ pub fn compact(args: &CompactArgs) -> Result<CompactSummary> {
         .context("starting the I/O runtime")?;
     rt.block_on(async {
         let dest_loc = args.dest.as_ref().context("a destination is needed")?;
-        let client = match dest_loc {
-            Location::S3 { .. } => Some(s3_client(&args.s3).await),
-            Location::Local(_) => None,
-        };
-        let dest = Store::open(dest_loc, client.as_ref())?;
+        let dest = crate::store::connect(dest_loc, &args.s3).await?;
         compact_store(
             &dest,
             &Selection::Range(args.start, args.end),

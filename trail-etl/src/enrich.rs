@@ -37,7 +37,7 @@ use crate::hash::Fnv;
 use crate::ledger::{Entry, Kind, Ledger, NO_DAY};
 use crate::location::Location;
 use crate::run::{publish, recover};
-use crate::store::{s3_client, S3Options, Store};
+use crate::store::S3Options;
 use crate::writer::{properties_for, write_partition, PendingFile, Sorted, WriteOptions, Written};
 
 /// The output table's name.
@@ -149,22 +149,14 @@ struct Wanted {
 
 /// Run on a runtime of its own.
 pub fn enrich(args: &EnrichArgs) -> Result<EnrichSummary> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("starting the I/O runtime")?;
+    let rt = crate::store::io_runtime()?;
     rt.block_on(enrich_async(args))
 }
 
 async fn enrich_async(args: &EnrichArgs) -> Result<EnrichSummary> {
     let started = Instant::now();
     let dest_loc = args.dest.as_ref().context("a destination is needed")?;
-    let client = match dest_loc {
-        Location::S3 { .. } => Some(s3_client(&args.s3).await),
-        Location::Local(_) => None,
-    };
-    let dest = Store::open(dest_loc, client.as_ref())?;
+    let dest = crate::store::connect(dest_loc, &args.s3).await?;
     let mut summary = EnrichSummary {
         dest: dest.to_string(),
         ..EnrichSummary::default()

@@ -36,7 +36,7 @@ use parquet::arrow::ProjectionMask;
 use serde::Serialize;
 
 use crate::location::Location;
-use crate::store::{s3_client, S3Options, Store};
+use crate::store::{S3Options, Store};
 
 /// The table's name.
 pub const IDENTITIES_TABLE: &str = "identities";
@@ -152,22 +152,14 @@ pub fn store_id(arn: &str) -> Option<&str> {
 
 /// Resolve the ids; `Err` when it could not run.
 pub fn identities(args: &IdentitiesArgs) -> Result<IdentitiesSummary> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("starting the I/O runtime")?;
+    let rt = crate::store::io_runtime()?;
     rt.block_on(identities_async(args))
 }
 
 async fn identities_async(args: &IdentitiesArgs) -> Result<IdentitiesSummary> {
     let started = Instant::now();
     let dest_loc = args.dest.as_ref().context("a destination is needed")?;
-    let client = match dest_loc {
-        Location::S3 { .. } => Some(s3_client(&args.s3).await),
-        Location::Local(_) => None,
-    };
-    let dest = Store::open(dest_loc, client.as_ref())?;
+    let dest = crate::store::connect(dest_loc, &args.s3).await?;
     let mut summary = IdentitiesSummary {
         dest: dest.to_string(),
         ..IdentitiesSummary::default()

@@ -66,11 +66,7 @@ struct Answer {
 
 /// Run the queries and write the page.
 pub fn report(args: &ReportArgs) -> Result<ReportSummary> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("starting the I/O runtime")?;
+    let rt = crate::store::io_runtime()?;
     rt.block_on(report_async(args))
 }
 

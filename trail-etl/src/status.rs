@@ -21,7 +21,7 @@ use serde::Serialize;
 
 use crate::location::Location;
 use crate::metrics::{ms_to_rfc3339, rfc3339_to_ms, Metrics, Record};
-use crate::store::{s3_client, S3Options, Store};
+use crate::store::{S3Options, Store};
 
 /// Where the records live under DEST.
 pub const STATUS_DIR: &str = "_trail/status/";
@@ -77,11 +77,7 @@ pub fn finish(mut metrics: Metrics, dest: Option<&Location>, s3: &S3Options, emf
                 // Bounded: a run that failed because S3 stopped answering
                 // must not hang here.
                 rt.block_on(async {
-                    let client = match dest {
-                        Location::S3 { .. } => Some(s3_client(s3).await),
-                        Location::Local(_) => None,
-                    };
-                    let store = Store::open(dest, client.as_ref())?;
+                    let store = crate::store::connect(dest, s3).await?;
                     tokio::time::timeout(s3.give_up(), save(&store, &mut metrics))
                         .await
                         .map_err(|_| {
@@ -210,17 +206,9 @@ pub struct Status {
 
 /// Look.
 pub fn status(args: &StatusArgs) -> Result<Status> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("starting the I/O runtime")?;
+    let rt = crate::store::io_runtime()?;
     rt.block_on(async {
-        let client = match &args.dest {
-            Location::S3 { .. } => Some(s3_client(&args.s3).await),
-            Location::Local(_) => None,
-        };
-        let dest = Store::open(&args.dest, client.as_ref())?;
+        let dest = crate::store::connect(&args.dest, &args.s3).await?;
         status_of(&dest, args).await
     })
 }

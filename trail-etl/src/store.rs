@@ -79,6 +79,24 @@ pub enum Store {
     },
 }
 
+/// The runtime of a command that mostly waits on AWS: two workers.
+pub fn io_runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the I/O runtime")
+}
+
+/// Open `location`, with an S3 client of `opts` when it is in S3.
+pub async fn connect(location: &Location, opts: &S3Options) -> Result<Store> {
+    let client = match location {
+        Location::S3 { .. } => Some(s3_client(opts).await),
+        Location::Local(_) => None,
+    };
+    Store::open(location, client.as_ref())
+}
+
 /// Build one S3 client for the run (shared by source and destination).
 pub async fn s3_client(opts: &S3Options) -> aws_sdk_s3::Client {
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());

@@ -200,11 +200,7 @@ struct LogFile {
 
 /// Run the checks. `Err` when they could not run (exit 1); problems are in the report.
 pub fn verify(args: &VerifyArgs) -> Result<Report> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("starting the I/O runtime")?;
+    let rt = crate::store::io_runtime()?;
     rt.block_on(verify_async(args))
 }
 
