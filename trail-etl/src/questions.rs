@@ -46,41 +46,41 @@ pub fn questions() -> Vec<Question> {
             title: "Athena cost per workgroup per day",
             about: "USD per day from Athena's own statistics (trail-etl enrich), airflow-* workgroups grouped as one family.",
             shape: Shape::Series,
-            sql: format!(concat!(
+            sql: ranged(concat!(
                 "SELECT date_parse(event_date, '%Y-%m-%d') AS time, workgroup_family AS metric, round(sum(usd), 6) AS usd ",
-                "FROM athena_workgroup_cost_daily WHERE ", "{RANGE}",
-                " GROUP BY 1, 2 ORDER BY 1, 2"), RANGE = RANGE),
+                "FROM athena_workgroup_cost_daily WHERE ", "{range}",
+                " GROUP BY 1, 2 ORDER BY 1, 2")),
         },
         Question {
             id: "top_people_by_cost",
             title: "Top people by cost",
             about: "Who spent the most on Athena queries in the period.",
             shape: Shape::Bars,
-            sql: format!(concat!(
+            sql: ranged(concat!(
                 "SELECT person, round(sum(usd), 6) AS usd, sum(queries) AS queries, round(sum(data_scanned_bytes) / 1e9, 3) AS gb_scanned ",
-                "FROM athena_cost_daily WHERE ", "{RANGE}",
-                " GROUP BY person ORDER BY usd DESC NULLS LAST, person LIMIT 15"), RANGE = RANGE),
+                "FROM athena_cost_daily WHERE ", "{range}",
+                " GROUP BY person ORDER BY usd DESC NULLS LAST, person LIMIT 15")),
         },
         Question {
             id: "top_people_by_queries",
             title: "Top people by queries",
             about: "Who started the most Athena queries, and how many Athena rejected.",
             shape: Shape::Bars,
-            sql: format!(concat!(
+            sql: ranged(concat!(
                 "SELECT person, sum(queries) AS queries, sum(rejected_queries) AS rejected ",
-                "FROM athena_usage_daily WHERE ", "{RANGE}",
-                " GROUP BY person ORDER BY queries DESC, person LIMIT 15"), RANGE = RANGE),
+                "FROM athena_usage_daily WHERE ", "{range}",
+                " GROUP BY person ORDER BY queries DESC, person LIMIT 15")),
         },
         Question {
             id: "most_read_tables",
             title: "Most-read tables and who reads them",
             about: "Glue and Lake Formation reads per table (through Athena or direct), and the people behind them.",
             shape: Shape::Bars,
-            sql: format!(concat!(
+            sql: ranged(concat!(
                 "SELECT database_name || '.' || table_name AS table_name, sum(calls) AS reads, count(DISTINCT person) AS readers, ",
                 "array_join(array_sort(array_agg(DISTINCT person)), ', ') AS people ",
-                "FROM table_reads_daily WHERE ", "{RANGE}",
-                " AND table_name IS NOT NULL AND calls > 0 GROUP BY 1 ORDER BY reads DESC, 1 LIMIT 15"), RANGE = RANGE),
+                "FROM table_reads_daily WHERE ", "{range}",
+                " AND table_name IS NOT NULL AND calls > 0 GROUP BY 1 ORDER BY reads DESC, 1 LIMIT 15")),
         },
         Question {
             id: "unread_tables",
@@ -98,12 +98,17 @@ pub fn questions() -> Vec<Question> {
             title: "Denied and failed access",
             about: "Calls that failed, denied ones first, by person, service and error.",
             shape: Shape::Bars,
-            sql: format!(concat!(
+            sql: ranged(concat!(
                 "SELECT person, sum(calls) AS calls, event_source, event_name, error_code, denied ",
-                "FROM failed_calls_daily WHERE ", "{RANGE}",
-                " GROUP BY person, event_source, event_name, error_code, denied ORDER BY denied DESC, calls DESC, 1 LIMIT 30"), RANGE = RANGE),
+                "FROM failed_calls_daily WHERE ", "{range}",
+                " GROUP BY person, event_source, event_name, error_code, denied ORDER BY denied DESC, calls DESC, 1 LIMIT 30")),
         },
     ]
+}
+
+/// `sql` with `{range}` as the condition on the range's days.
+fn ranged(sql: &str) -> String {
+    sql.replace("{range}", RANGE)
 }
 
 /// Expand the range macros as Grafana's Athena data source does, for a
@@ -134,6 +139,7 @@ mod tests {
     fn every_range_is_the_same_condition() {
         for q in questions() {
             assert!(!q.sql.contains("RANGE"), "{}", q.id);
+            assert!(!q.sql.contains("{range}"), "{}", q.id);
             if q.sql.contains("$__timeFrom") {
                 assert!(q.sql.contains(RANGE), "{}", q.id);
             }
