@@ -8,6 +8,16 @@
 //! sets of alternated rounds), half the page faults, the same peak RSS
 //! (benches/RESULTS.md, 2026-12-01 stage 7).
 //!
+//! tcmalloc keeps freed pages for reuse, which is its speed, but after the
+//! rare huge buffer (a record window near its 256 MiB limit, a 100 MB
+//! string) that kept the hostile corpus of `tests/it/hostile.rs` at 958-1,079
+//! MiB, against its 1 GiB bound (723 MiB with the system allocator). Freeing
+//! a block of [`LARGE`] bytes or more now hands the free pages back
+//! (`MallocExtension_ReleaseFreeMemory`): 751 MiB there, and the same wall
+//! time and peak on the 2 GiB bench bucket (2.80-2.85 s against 2.81-2.99 s,
+//! alternated; benches/RESULTS.md, 2026-12-04). Returning every freed span
+//! at once (`TCMALLOC_AGGRESSIVE_DECOMMIT`) cost 45% of a run's time.
+//!
 //! The library is linked statically by `build.rs`, so the binary runs where
 //! gperftools is not installed. Like Rust's `System` allocator, alignments up
 //! to 16 bytes use plain `malloc`-family calls; larger ones use `memalign`.
@@ -23,7 +33,11 @@ unsafe extern "C" {
     fn tc_realloc(ptr: *mut c_void, size: usize) -> *mut c_void;
     fn tc_memalign(align: usize, size: usize) -> *mut c_void;
     fn tc_free(ptr: *mut c_void);
+    fn MallocExtension_ReleaseFreeMemory();
 }
+
+/// Freeing a block this large hands tcmalloc's free pages back to the system.
+pub const LARGE: usize = 32 << 20;
 
 /// The alignment `tc_malloc` guarantees for a request of at least that
 /// many bytes (as glibc's `malloc` on 64-bit targets).
@@ -71,9 +85,14 @@ unsafe impl GlobalAlloc for TcMalloc {
         }
     }
 
-    unsafe fn dealloc(&self, ptr: *mut u8, _layout: Layout) {
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // SAFETY: `ptr` came from this allocator (GlobalAlloc contract).
-        unsafe { tc_free(ptr.cast()) }
+        unsafe {
+            tc_free(ptr.cast());
+            if layout.size() >= LARGE {
+                MallocExtension_ReleaseFreeMemory();
+            }
+        }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
@@ -106,7 +125,7 @@ mod tests {
     fn blocks_are_aligned_and_keep_their_bytes() {
         let a = TcMalloc;
         for align in [1, 2, 8, 16, 32, 64, 4096] {
-            for size in [1, 7, 8, 15, 16, 24, 40, 100, 4096, 1 << 20] {
+            for size in [1, 7, 8, 15, 16, 24, 40, 100, 4096, 1 << 20, LARGE] {
                 let layout = Layout::from_size_align(size, align).unwrap();
                 // SAFETY: non-zero sizes; each block is freed once with its layout.
                 unsafe {
